@@ -1,0 +1,3 @@
+from cronwright.cli.main import main
+
+main()

@@ -1,0 +1,144 @@
+"""``create_app()``: the HTTP face of the conductor.
+
+All ``/api/app/NAME[/vN][/SUFFIX]`` and ``/api/user/NAME`` requests go through ``dispatch``,
+which parses the call, finds the endpoint, runs it and maps any ``CwError`` to the
+``{code, description}`` envelope (with the HTTP status only on versioned URLs). Anything else
+that goes wrong becomes a JSON ``internal`` error with a reference id; the traceback goes to the
+server log, never to the client.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from cronwright import jsonutil
+from cronwright.api import openapi
+from cronwright.api.registry import Ctx, Endpoint, RawJSON
+from cronwright.api.request import is_versioned, parse_call
+from cronwright.api.routes import all_endpoints
+from cronwright.config import Settings
+from cronwright.engine.conductor import Conductor
+from cronwright.errors import CwError
+from cronwright.store.base import StoreError
+
+log = logging.getLogger("cronwright.api")
+
+_HEADERS = {"cache-control": "no-store"}
+
+
+def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, media_type="application/json", headers={**_HEADERS, **(headers or {})})
+
+
+def error_response(error: CwError, versioned: bool) -> Response:
+    body = jsonutil.dumps({"code": error.code, "description": error.description})
+    return json_response(body, error.status if versioned else 200)
+
+
+def render(result: Any) -> Response:
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, RawJSON):
+        return json_response(bytes(result))
+    body = {"code": 0}
+    if result:
+        body.update(result)
+    return json_response(jsonutil.dumps(body))
+
+
+class Dispatcher:
+    def __init__(self, endpoints: list[Endpoint]) -> None:
+        self._endpoints = {(e.namespace, e.name): e for e in endpoints}
+
+    async def handle(self, request: Request) -> Response:
+        versioned = is_versioned(request.url.path)
+        try:
+            conductor: Conductor = request.app.state.conductor
+            settings = conductor.settings
+            call = await parse_call(
+                request, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+            )
+            endpoint = self._endpoints.get((call.namespace, call.name))
+            if endpoint is None:
+                raise CwError("api", f"Unsupported API: {call.name}", 404)
+            if call.suffix and not endpoint.suffix:
+                raise CwError("api", f"Unsupported API path: {request.url.path}", 404)
+            result = endpoint.handler(Ctx(call, conductor, endpoint.style))
+            if inspect.isawaitable(result):
+                result = await result
+            return render(result)
+        except CwError as exc:
+            return error_response(exc, versioned)
+        except StoreError as exc:
+            log.error("storage failure on %s: %s", request.url.path, exc)
+            return error_response(CwError("db", f"Storage failure: {exc}", 503), versioned)
+        except Exception:
+            ref = secrets.token_hex(6)
+            log.exception("internal error %s on %s", ref, request.url.path)
+            return error_response(CwError("internal", f"Internal server error (reference {ref})."), versioned)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    if status == 404:
+        text = f"Not found: {request.url.path}"
+    elif status == 405:
+        text = f"Method not allowed: {request.method}"
+    else:
+        text = exc.detail if isinstance(exc, HTTPException) else "Bad request"
+    return json_response(jsonutil.dumps({"code": "api", "description": text}), status)
+
+
+async def _internal(request: Request, exc: Exception) -> Response:
+    ref = secrets.token_hex(6)
+    log.error("internal error %s on %s", ref, request.url.path, exc_info=exc)
+    body = {"code": "internal", "description": f"Internal server error (reference {ref})."}
+    return json_response(jsonutil.dumps(body), 500)
+
+
+def create_app(
+    settings: Settings, conductor: Conductor | None = None, on_ready: Callable[[], None] | None = None
+) -> Starlette:
+    """Build the ASGI app; without ``conductor`` one is opened in the lifespan. ``on_ready`` runs
+    once the conductor has started (the CLI prints where the server listens)."""
+    endpoints = all_endpoints()
+    dispatch = Dispatcher(endpoints)
+    spec = openapi.build_document(endpoints, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.conductor = conductor or Conductor.open(settings)
+        await app.state.conductor.start()
+        if on_ready:
+            on_ready()
+        try:
+            yield
+        finally:
+            await app.state.conductor.stop()
+
+    methods = ["GET", "POST", "HEAD"]
+    routes = [
+        Route("/api/app/{rest:path}", dispatch.handle, methods=methods),
+        Route("/api/user/{rest:path}", dispatch.handle, methods=methods),
+        Route("/api/openapi.json", lambda r: json_response(jsonutil.dumps(spec)), methods=["GET"]),
+        Route("/api/docs", lambda r: Response(openapi.DOCS_PAGE, media_type="text/html"), methods=["GET"]),
+        Mount("/api/docs/static", StaticFiles(directory=openapi.swagger_ui_dir()), name="swagger"),
+        Route("/", lambda r: json_response(jsonutil.dumps({"code": 0, "name": "Cronwright", "docs": "/api/docs"}))),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _internal},
+    )

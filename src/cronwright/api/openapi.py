@@ -1,0 +1,148 @@
+"""The OpenAPI 3.1 document, built from the endpoint registry and the pydantic models.
+
+Served at ``/api/openapi.json``; ``/api/docs`` is Swagger UI from the ``swagger-ui-bundle``
+package (served locally: the page loads nothing from other hosts).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from cronwright import __version__
+from cronwright.api.registry import Endpoint
+from cronwright.config import Settings
+from cronwright.model import api as m
+
+_ERROR_STATUSES = {
+    "400": "Bad request: `api` (validation), `event`/entity codes for bad input",
+    "403": "`session` (no or invalid credentials) or `access` (missing privilege or scope)",
+    "404": "Unknown id (`notfound`, `event`, entity codes) or unknown endpoint",
+    "409": "Duplicate id, revision mismatch, or refused in the current state",
+    "413": "Request body too large",
+    "429": "`rate`: the API key exceeded its rate limit",
+}
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Cronwright API</title>
+<link rel="stylesheet" href="/api/docs/static/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="/api/docs/static/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#ui"});</script>
+</body></html>
+"""
+
+
+def swagger_ui_dir() -> str:
+    import swagger_ui_bundle
+
+    return str(Path(swagger_ui_bundle.swagger_ui_path))
+
+
+def _models(endpoints: list[Endpoint]) -> list[type[BaseModel]]:
+    seen: dict[str, type[BaseModel]] = {"Error": m.Error}
+    for endpoint in endpoints:
+        for model in (endpoint.request_model, endpoint.response_model):
+            if model is not None:
+                seen.setdefault(model.__name__, model)
+    return list(seen.values())
+
+
+def _query_parameters(model: type[BaseModel] | None) -> list[dict[str, Any]]:
+    """Scalar request fields also travel in the query string of a GET."""
+    if model is None:
+        return []
+    params = []
+    for name, field in model.model_fields.items():
+        annotation = str(field.annotation)
+        if any(t in annotation for t in ("dict", "list", "Trigger", "Limit", "Action", "ParamDef")):
+            continue
+        schema: dict[str, Any] = {"type": "string"}
+        if "int" in annotation and "str" not in annotation:
+            schema = {"type": "string", "pattern": r"^-?\d+$"}
+        params.append(
+            {"name": name, "in": "query", "required": field.is_required(), "schema": schema,
+             "description": field.description or ""}
+        )
+    return params
+
+
+def _operation(endpoint: Endpoint, method: str, refs: dict[str, Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": f"{endpoint.name}_{method}",
+        "summary": endpoint.summary,
+        "description": endpoint.description,
+        "tags": [endpoint.tag],
+        "responses": {
+            "200": {
+                "description": "Success (`code` 0)",
+                "content": {"application/json": {"schema": _ref(endpoint.response_model or m.Ok, refs)}},
+            },
+            **{
+                status: {"description": text, "content": {"application/json": {"schema": refs["Error"]}}}
+                for status, text in _ERROR_STATUSES.items()
+            },
+        },
+    }
+    if not endpoint.auth:
+        operation["security"] = []
+    if method == "get":
+        operation["parameters"] = _query_parameters(endpoint.request_model)
+    else:
+        body_schema = _ref(endpoint.request_model or m.Request, refs)
+        content: dict[str, Any] = {"application/json": {"schema": body_schema}}
+        if endpoint.multipart:
+            content["multipart/form-data"] = {
+                "schema": {
+                    "type": "object",
+                    "properties": {"json": {"type": "string", "description": "The JSON parameters."}},
+                    "additionalProperties": {"type": "string", "format": "binary"},
+                }
+            }
+        operation["requestBody"] = {"required": endpoint.request_model is not None, "content": content}
+    return operation
+
+
+def _ref(model: type[BaseModel], refs: dict[str, Any]) -> dict[str, Any]:
+    return refs.get(model.__name__) or {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def build_document(endpoints: list[Endpoint], settings: Settings) -> dict[str, Any]:
+    _, components = models_json_schema(
+        [(model, "validation") for model in _models(endpoints)], ref_template="#/components/schemas/{model}"
+    )
+    schemas = components.get("$defs", {})
+    refs = {name: {"$ref": f"#/components/schemas/{name}"} for name in schemas}
+    paths: dict[str, Any] = {}
+    for endpoint in endpoints:
+        path = f"/api/{endpoint.namespace}/{endpoint.name}" + ("/v1" if endpoint.namespace == "app" else "")
+        item: dict[str, Any] = {"post": _operation(endpoint, "post", refs)}
+        if endpoint.style in ("read", "none"):
+            item["get"] = _operation(endpoint, "get", refs)
+        paths[path] = item
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Cronwright API",
+            "version": __version__,
+            "description": (
+                "The xyOps Events API and its supporting APIs. Every endpoint also answers at "
+                "`/api/app/NAME` (without `/v1`), where errors use HTTP 200 and only the `code` "
+                "tells success from failure. Credentials: `X-API-Key` header (or `api_key` "
+                "parameter) or a session (`X-Session-ID`)."
+            ),
+        },
+        "servers": [{"url": settings.public_url}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "session": {"type": "apiKey", "in": "header", "name": "X-Session-ID"},
+            },
+        },
+        "security": [{"apiKey": []}, {"session": []}],
+    }

@@ -1,0 +1,206 @@
+"""Turning an HTTP request into a ``Call``: path, query, body, uploaded files and credentials.
+
+Rules (api-conventions.md §1–§2 and §6.1):
+- ``/api/app/NAME``, ``/api/app/NAME/v1`` and ``/api/app/NAME/v1/SUFFIX`` (``wait``, tokens).
+- Query values are strings (a repeated key becomes a list); ``cachebust`` is dropped.
+- Bodies: JSON (must be an object), urlencoded or multipart forms (fields become strings, files are
+  spooled to disk). A body over the configured limit is refused before it is read in full.
+- Credentials (``api_key``, ``session_id``, ``csrf_token``) are taken out of the body, query and
+  form fields here, before any handler sees the parameters, so they can never become a filter,
+  a job parameter or part of a stored record.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+from starlette.requests import ClientDisconnect, Request
+
+from cronwright import jsonutil
+from cronwright.engine.activity import Origin
+from cronwright.errors import BadRequest, NotFound, PayloadTooLarge, api_error
+
+CREDENTIAL_KEYS = ("api_key", "session_id", "csrf_token", "cachebust")
+_PATH = re.compile(r"^/api/(app|user)/(\w+)(?:/v(\d+))?(?:/(.*))?$")
+_FORM_FLAG_KEYS = frozenset(
+    {"enabled", "active", "delete_jobs", "test", "priority", "verbose", "test_actions", "test_limits"}
+)
+_FORM_INT_KEYS = frozenset({"revision", "offset", "limit", "sort_dir", "max_per_sec", "expires", "sort_order"})
+_DIGITS = re.compile(r"^-?\d{1,15}$")
+
+
+@dataclass
+class Upload:
+    """One uploaded file of a multipart request."""
+
+    field: str
+    filename: str
+    size: int
+    file: UploadFile
+
+
+@dataclass
+class Call:
+    namespace: str  # "app" or "user"
+    name: str
+    versioned: bool
+    suffix: str
+    method: str
+    query: dict[str, Any]
+    body: dict[str, Any]
+    files: list[Upload] = field(default_factory=list)
+    session_id: str | None = None
+    api_key: str | None = None
+    origin: Origin = field(default_factory=Origin)
+
+
+def parse_path(path: str) -> tuple[str, str, bool, str]:
+    """``/api/app/get_event/v1/x`` → ("app", "get_event", True, "x")."""
+    match = _PATH.match(path)
+    if not match:
+        raise NotFound("api", f"Unknown API path: {path}")
+    namespace, name, version, suffix = match.groups()
+    return namespace, name, version is not None, (suffix or "").strip("/")
+
+
+def is_versioned(path: str) -> bool:
+    match = _PATH.match(path)
+    return bool(match and match.group(3))
+
+
+async def parse_call(request: Request, *, max_body_bytes: int, max_upload_bytes: int) -> Call:
+    namespace, name, versioned, suffix = parse_path(request.url.path)
+    query = _multi_dict(parse_qsl(request.url.query, keep_blank_values=True))
+    body: dict[str, Any] = {}
+    files: list[Upload] = []
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        body, files = await _read_multipart(request, max_upload_bytes)
+    else:
+        raw = await _read_body(request, max_body_bytes)
+        if raw.strip():
+            body = _parse_body(raw, content_type)
+    session_id = (
+        request.cookies.get("session_id")
+        or request.headers.get("x-session-id")
+        or _string(body.get("session_id"))
+    )
+    api_key = request.headers.get("x-api-key") or _string(body.get("api_key")) or _string(query.get("api_key"))
+    for source in (body, query):
+        for key in CREDENTIAL_KEYS:
+            source.pop(key, None)
+    return Call(
+        namespace=namespace,
+        name=name,
+        versioned=versioned,
+        suffix=suffix,
+        method=request.method,
+        query=query,
+        body=body,
+        files=files,
+        session_id=session_id or None,
+        api_key=api_key or None,
+        origin=_origin(request),
+    )
+
+
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _multi_dict(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        out[key] = _append(out[key], value) if key in out else value
+    return out
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise BadRequest("api", "Client disconnected before the request body was complete.") from None
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge("api", f"Request body is too large (limit {limit} bytes).")
+
+
+def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    if content_type == "application/x-www-form-urlencoded":
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise api_error("Malformed form body: not UTF-8 text") from None
+        return _coerce_form(_multi_dict(parse_qsl(text, keep_blank_values=True)))
+    try:
+        value = jsonutil.loads(raw)
+    except jsonutil.JSONDecodeError as exc:
+        raise api_error(f"Malformed JSON in request body: {exc}") from None
+    if not isinstance(value, dict):
+        raise api_error("Malformed JSON in request body: expected an object")
+    return value
+
+
+def _coerce_form(fields: dict[str, Any]) -> dict[str, Any]:
+    """Form posts carry text: ``enabled=1`` / ``enabled=true`` must mean what JSON ``true`` means."""
+    for key, value in fields.items():
+        if not isinstance(value, str):
+            continue
+        if key in _FORM_FLAG_KEYS and value in ("true", "false"):
+            fields[key] = value == "true"
+        elif key in _FORM_FLAG_KEYS | _FORM_INT_KEYS and _DIGITS.match(value):
+            fields[key] = int(value)
+    return fields
+
+
+async def _read_multipart(request: Request, limit: int) -> tuple[dict[str, Any], list[Upload]]:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    try:
+        form = await request.form(max_files=1000, max_fields=1000, max_part_size=16 * 1024 * 1024)
+    except MultiPartException as exc:
+        raise api_error(f"Malformed multipart body: {exc.message}") from None
+    except ClientDisconnect:
+        raise BadRequest("api", "Client disconnected before the request body was complete.") from None
+    fields: dict[str, Any] = {}
+    files: list[Upload] = []
+    total = 0
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            size = value.size or 0
+            total += size
+            if total > limit:
+                raise _too_large(limit)
+            files.append(Upload(field=key, filename=value.filename or "", size=size, file=value))
+        else:
+            fields[key] = _append(fields[key], value) if key in fields else value
+    return _coerce_form(fields), files
+
+
+def _append(previous: Any, value: str) -> list[Any]:
+    return previous + [value] if isinstance(previous, list) else [previous, value]
+
+
+def _origin(request: Request) -> Origin:
+    client = request.client.host if request.client else ""
+    forwarded = [ip.strip() for ip in request.headers.get("x-forwarded-for", "").split(",") if ip.strip()]
+    ips = tuple(dict.fromkeys([*forwarded, client] if client else forwarded))
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    return Origin(ip=ips[0] if ips else "", ips=ips, headers=headers)

@@ -1,0 +1,14 @@
+"""One module per resource; ``all_endpoints()`` collects them for the app and the OpenAPI document."""
+
+from __future__ import annotations
+
+from cronwright.api.registry import Endpoint
+
+
+def all_endpoints() -> list[Endpoint]:
+    from cronwright.api.routes import entities, events, system, users
+
+    endpoints: list[Endpoint] = []
+    for router in (events.router, *entities.ROUTERS, system.router, users.router):
+        endpoints.extend(router.endpoints)
+    return endpoints

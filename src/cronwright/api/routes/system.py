@@ -1,0 +1,93 @@
+"""Health, servers, global state and the activity log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cronwright.api.registry import Ctx, EndpointSet
+from cronwright.engine.activity import parse_activity_query, public_row
+from cronwright.engine.common import int_param, sort_dir_param
+from cronwright.engine.validation import ID_RE, require_params
+from cronwright.errors import CwError, NotFound, api_error
+from cronwright.model import api as m
+from cronwright.store.base import ActivityQuery
+
+router = EndpointSet(tag="System")
+
+
+@router.endpoint("ping", style="none", summary="Health check", response=m.Ok, auth=False)
+def ping(ctx: Ctx) -> dict[str, Any]:
+    """Answers `{code: 0}` without credentials."""
+    return {}
+
+
+@router.endpoint("error", style="none", summary="Test error", response=m.Ok, auth=False)
+def error(ctx: Ctx) -> dict[str, Any]:
+    """Always fails with code `test` (for client tests; HTTP 400 on versioned URLs)."""
+    raise CwError("test", "This is a test error message.", 400)
+
+
+@router.endpoint(
+    "get_active_servers", style="read", summary="List connected servers", response=m.ServerList
+)
+def get_active_servers(ctx: Ctx) -> dict[str, Any]:
+    """Connected servers (the conductor's own machine in the embedded setup) with live load and
+    memory figures; group-limited callers see servers of their groups only."""
+    rows = ctx.conductor.servers.active_servers(ctx.authenticate())
+    return {"rows": rows, "list": {"length": len(rows)}}
+
+
+@router.endpoint(
+    "get_active_server", style="read", summary="Get one connected server", request=m.IdRequest,
+    response=m.ServerResult,
+)
+def get_active_server(ctx: Ctx) -> dict[str, Any]:
+    """One connected server; `notfound` when it is unknown or not connected."""
+    require_params(ctx.params, {"id": ID_RE})
+    who = ctx.authenticate()
+    for server in ctx.conductor.servers.active_servers(who):
+        if server["id"] == ctx.params["id"]:
+            return {"server": server}
+    raise NotFound("notfound", f"Failed to locate server: {ctx.params['id']}")
+
+
+@router.endpoint("get_global_state", style="read", summary="Get the global state", response=m.StateResult)
+def get_global_state(ctx: Ctx) -> dict[str, Any]:
+    """The scheduler switch and other global flags, plus each event's state under `events`."""
+    ctx.authenticate()
+    return {"state": ctx.conductor.state.snapshot(ctx.conductor.store.load_event_states())}
+
+
+@router.endpoint(
+    "update_global_state", style="write", summary="Change the global state", request=m.StateUpdate,
+    response=m.StateResult,
+)
+def update_global_state(ctx: Ctx) -> dict[str, Any]:
+    """Administrators only. Each key is a dot path, e.g. `{"scheduler.enabled": false}`."""
+    who = ctx.authenticate()
+    state = ctx.conductor.state.update(ctx.params, who, ctx.origin)
+    return {"state": state}
+
+
+@router.endpoint(
+    "search_activity", style="read", summary="Search the activity log", request=m.SearchRequest,
+    response=m.ActivityList,
+)
+def search_activity(ctx: Ctx) -> dict[str, Any]:
+    """Administrators only. `query` is `*` or `field:value` terms (`action`, `keywords`; `a|b`
+    alternatives), e.g. `action:event_update keywords:event100`. Newest first; `limit` defaults to 1."""
+    params = ctx.params
+    query = params.get("query", "*")
+    if not isinstance(query, str):
+        raise api_error("Malformed parameter: query")
+    actions, keywords = parse_activity_query(query)
+    offset = int_param(params, "offset", 0)
+    limit = int_param(params, "limit", 1, maximum=10_000)
+    newest_first = sort_dir_param(params)
+    ctx.authenticate().require_admin()
+    rows, total = ctx.conductor.store.search_activity(
+        ActivityQuery(actions=actions, keywords=keywords, offset=offset, limit=limit, newest_first=newest_first)
+    )
+    for row in rows:
+        row["useragent"] = (row.get("headers") or {}).get("user-agent", "")
+    return {"rows": [public_row(r) | {"useragent": r["useragent"]} for r in rows], "list": {"length": total}}

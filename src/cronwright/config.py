@@ -1,0 +1,122 @@
+"""Settings: built once at start-up and passed down (no module-level instance).
+
+Sources, strongest first: command-line options, ``CRONWRIGHT_*`` environment variables, a TOML
+config file (``--config``/``CRONWRIGHT_CONFIG``, else ``<data_dir>/config.toml`` when present), and
+the defaults below. docs/configuration.md lists every setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CRONWRIGHT_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value Cronwright cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 5522
+    data_dir: Path = Path("data")
+    db_url: str = ""  # empty: SQLite file <data_dir>/cronwright.db
+    #: default time zone for schedules (IANA name); empty = the host's local zone
+    tz: str = ""
+    #: largest accepted request body (JSON or form), bytes
+    max_body_bytes: int = 16 * 1024 * 1024
+    #: largest accepted multipart upload (all files of one request), bytes
+    max_upload_bytes: int = 1024 * 1024 * 1024
+    #: idle session lifetime, seconds
+    session_ttl_s: int = 30 * 86400
+    #: how often the local server's load and memory are sampled, seconds
+    server_info_interval_s: float = 10.0
+    #: base URL shown in links and printed at start-up; empty = http://host:port
+    base_url: str = ""
+    log_level: str = "info"
+    #: extra, free-form settings used by later subsystems (universal limits, SMTP, ...)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def database_url(self) -> str:
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{(self.data_dir / 'cronwright.db').resolve()}"
+
+    @property
+    def public_url(self) -> str:
+        return self.base_url or f"http://{self.host}:{self.port}"
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "extra"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = _FIELDS[name].type
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "Path":
+            return Path(value)
+        if kind == "str":
+            return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"Invalid value for setting {name!r}: {value!r}") from exc
+    return value
+
+
+def load_settings(
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+) -> Settings:
+    """Merge defaults, config file, environment and explicit overrides (in that order)."""
+    env = dict(os.environ if environ is None else environ)
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    from_env = {
+        name: env[ENV_PREFIX + name.upper()] for name in _FIELDS if ENV_PREFIX + name.upper() in env
+    }
+    data_dir = Path(overrides.get("data_dir") or from_env.get("data_dir") or Settings.data_dir)
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    file_values: dict[str, Any] = {}
+    if path or (data_dir / "config.toml").is_file():
+        file_values = _read_config_file(Path(path) if path else data_dir / "config.toml")
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for source in (file_values, from_env, overrides):
+        for name, value in source.items():
+            if name in _FIELDS:
+                values[name] = _coerce(name, value)
+            elif source is file_values:
+                extra[name] = value
+    settings = Settings(**values, extra=extra)
+    _check(settings)
+    return settings
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"Config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not valid TOML: {exc}") from exc
+
+
+def _check(settings: Settings) -> None:
+    if not 0 <= settings.port <= 65535:
+        raise ConfigError(f"Invalid port: {settings.port}")
+    if settings.max_body_bytes < 1024:
+        raise ConfigError("max_body_bytes must be at least 1024")
+    url = settings.db_url
+    if url and not url.startswith(("sqlite:", "postgresql:", "postgresql+", "postgres:")):
+        raise ConfigError(f"Unsupported database URL (use sqlite:/// or postgresql://): {url}")

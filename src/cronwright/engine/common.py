@@ -1,0 +1,70 @@
+"""Small helpers shared by the engine's use cases: paging parameters and loose equality."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from cronwright.errors import api_error
+
+#: keys that only the plugin/config provide at launch; stripped from create/update/run payloads
+LAUNCH_CONTEXT_KEYS = ("command", "script", "uid", "gid", "cwd", "env", "kill", "runner")
+
+#: keys a client may never set on a stored definition (server-set or credentials)
+SERVER_SET_KEYS = ("username", "created", "modified", "update_state", "session_id", "api_key")
+
+_INT = re.compile(r"^\s*[+-]?\d+\s*$")
+_NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+
+
+def int_param(params: dict[str, Any], key: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """An integer paging parameter (query strings arrive as text); bad values are an ``api`` error."""
+    value = params.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise api_error(f"Malformed parameter: {key}")
+    if isinstance(value, str) and _INT.match(value):
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or value < minimum or (maximum is not None and value > maximum):
+        bound = f" (must be an integer ≥ {minimum}" + (f" and ≤ {maximum})" if maximum is not None else ")")
+        raise api_error(f"Malformed parameter: {key}{bound}")
+    return value
+
+
+def sort_dir_param(params: dict[str, Any]) -> bool:
+    """``sort_dir`` (-1 newest first, the default; 1 oldest first) → newest_first."""
+    value = params.get("sort_dir", -1)
+    if value in (-1, "-1", None, ""):
+        return True
+    if value in (1, "1"):
+        return False
+    raise api_error("Malformed parameter: sort_dir (must be 1 or -1)")
+
+
+def _loose_scalar(value: Any) -> Any:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, str) and _NUMBER.match(value):
+        number = float(value)
+        return number if math.isfinite(number) else value
+    if isinstance(value, (int, float)):
+        return float(value)
+    return value
+
+
+def loose_equal(stored: Any, wanted: Any) -> bool:
+    """JavaScript ``==`` for filter values: ``true == 1``, ``"5" == 5``, ``"true" != true``."""
+    if stored is None or wanted is None:
+        return stored is None and wanted is None
+    if isinstance(stored, (list, dict)) or isinstance(wanted, (list, dict)):
+        return stored == wanted
+    a, b = _loose_scalar(stored), _loose_scalar(wanted)
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b
+    if isinstance(a, float) or isinstance(b, float):
+        return False
+    return a == b

@@ -1,0 +1,121 @@
+"""The conductor: every engine service wired together, with its background tasks.
+
+``Conductor.open(settings)`` opens the store (migrating it), installs the fresh-install records on
+first start, loads the catalog and registers the local server. ``start()`` / ``stop()`` run and
+end the background tasks; ``stop()`` waits for background work (e.g. deleting a job history)
+before closing the store, so nothing is cut off by a graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from cronwright.clock import Clock, SystemClock
+from cronwright.config import Settings
+from cronwright.engine.auth import Authenticator
+from cronwright.engine.catalog import Catalog
+from cronwright.engine.entities import EntityService, Kind
+from cronwright.engine.events import EventService
+from cronwright.engine.jobindex import StoredJobIndex
+from cronwright.engine.kinds import GROUPS
+from cronwright.engine.runs import RunPreparer
+from cronwright.engine.servers import ServerRegistry
+from cronwright.engine.setup import FirstStart, ensure_installed
+from cronwright.engine.state import GlobalState
+from cronwright.engine.users import UserService
+from cronwright.store.base import Store
+from cronwright.store.sql.store import SqlStore
+
+log = logging.getLogger("cronwright")
+
+
+class Conductor:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.first_start: FirstStart | None = ensure_installed(
+            store, self.clock.now(), dict(os.environ if environ is None else environ)
+        )
+        self.secret_key: str = store.get_kv("secret_key") or ""
+        self.catalog = Catalog(store)
+        self.auth = Authenticator(self.catalog, store, self.clock, settings.session_ttl_s)
+        self.servers = ServerRegistry(self.catalog, self.clock)
+        self.servers.register_local()
+        self.jobs = StoredJobIndex(store)
+        self.events = EventService(self.catalog, self.jobs, self.clock, self.run_in_background)
+        self.entities = EntityService(self.catalog, self.clock, on_change=self._entity_changed)
+        self.runs = RunPreparer(self.catalog)
+        self.users = UserService(self.catalog, self.auth, self.clock)
+        self.state = GlobalState(store, self.clock)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[Any]] = []
+
+    @classmethod
+    def open(cls, settings: Settings, clock: Clock | None = None) -> Conductor:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = SqlStore.open(settings.database_url)
+        try:
+            return cls(settings, store, clock)
+        except BaseException:
+            store.close()
+            raise
+
+    def _entity_changed(self, kind: Kind) -> None:
+        if kind is GROUPS:
+            self.servers.recompute_groups()
+
+    # background work
+
+    def run_in_background(self, name: str, work: Callable[[], Any]) -> None:
+        """Run blocking ``work`` on a thread; ``stop()`` waits for it."""
+
+        async def runner() -> None:
+            try:
+                result = await asyncio.to_thread(work)
+                log.info("background: %s done (%s)", name, result)
+            except Exception:
+                log.exception("background: %s failed", name)
+
+        task = asyncio.get_running_loop().create_task(runner(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def start(self) -> None:
+        self._loops.append(asyncio.create_task(self._every(self.settings.server_info_interval_s, self.servers.refresh_info)))
+        self._loops.append(asyncio.create_task(self._every(3600, self._purge_sessions)))
+
+    async def _every(self, interval_s: float, work: Callable[[], Any]) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await asyncio.to_thread(work)
+            except Exception:
+                log.exception("periodic task failed")
+
+    def _purge_sessions(self) -> None:
+        self.store.purge_sessions(self.clock.now())
+
+    async def stop(self) -> None:
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()

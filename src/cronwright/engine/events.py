@@ -1,0 +1,292 @@
+"""Event use cases: list, get, create, update, delete, history (events.md §3).
+
+Each use case takes the request parameters and an ``authenticate`` callable, and performs the
+xyOps order of checks: parameter format, then authentication, then privilege, then lookup, then
+category/target scope, then business rules (create validates the payload before authenticating).
+
+Concurrent updates: updates of one event are applied one after another, each as a shallow merge
+onto the latest stored version, and each stores a compare-and-set on ``revision``; so two
+concurrent updates both land (the later one wins on keys both set) and both appear in the
+history with consecutive revisions. A client that must not overwrite a change it has not seen
+sends ``revision``: a mismatch answers ``event`` "Event out of date" (HTTP 409).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from cronwright.clock import Clock
+from cronwright.engine import activity
+from cronwright.engine.activity import Origin
+from cronwright.engine.catalog import Catalog
+from cronwright.engine.common import (
+    LAUNCH_CONTEXT_KEYS,
+    SERVER_SET_KEYS,
+    int_param,
+    loose_equal,
+    sort_dir_param,
+)
+from cronwright.engine.identity import Identity
+from cronwright.engine.jobindex import JobIndex
+from cronwright.engine.lookup import CatalogLookup
+from cronwright.engine.validation import (
+    ID_RE,
+    apply_field_defaults,
+    hash_magic_keys,
+    normalize_trigger_epochs,
+    require_params,
+    strip_html_fields,
+    validate_event_data,
+)
+from cronwright.errors import Conflict, NotFound, api_error
+from cronwright.ids import generate_id
+from cronwright.store.base import ACTIVE_JOB_STATES, ActivityQuery, StaleWrite
+
+Authenticate = Callable[[], Identity]
+HISTORY_ACTIONS = ("event_create", "event_update", "event_delete")
+_UPDATE_ATTEMPTS = 3
+
+
+def locked_params(plugin: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The plugin's parameter definitions that only admins may set."""
+    defs = plugin.get("params") if plugin else None
+    return [d for d in defs or [] if isinstance(d, dict) and d.get("locked") and isinstance(d.get("id"), str)]
+
+
+def _strip_keys(doc: dict[str, Any], keys: tuple[str, ...]) -> None:
+    for key in keys:
+        doc.pop(key, None)
+
+
+class EventService:
+    def __init__(
+        self,
+        catalog: Catalog,
+        jobs: JobIndex,
+        clock: Clock,
+        background: Callable[[str, Callable[[], Any]], None],
+    ) -> None:
+        self._catalog = catalog
+        self._events = catalog["events"]
+        self._jobs = jobs
+        self._clock = clock
+        self._background = background
+        self._lookup = CatalogLookup(catalog)
+
+    # reading
+
+    def list_events(self, who: Identity, filters: dict[str, Any]) -> tuple[list[str], int]:
+        """Ids of the events the caller may see that match ``filters``, and the visible total."""
+        visible = [e for e in self._events.values() if who.can_see(e)]
+        if filters:
+            items = list(filters.items())
+            rows = [e for e in visible if all(loose_equal(e.get(k), v) for k, v in items)]
+        else:
+            rows = visible
+        return [e["id"] for e in rows], len(visible)
+
+    def get_event(self, params: dict[str, Any], authenticate: Authenticate) -> dict[str, Any]:
+        require_params(params, {"id": ID_RE})
+        who = authenticate()
+        event = self._events.get(params["id"])
+        if event is None:
+            raise NotFound("notfound", f"Failed to locate event: {params['id']}")
+        who.require_scope(event)
+        active = [j for j in self._jobs.jobs_in_state(event["id"], "active") if who.can_see(j)]
+        queued = self._jobs.count_in_states(event["id"], ("queued",))
+        return {"event": event, "jobs": active, "queued": queued}
+
+    def get_history(self, params: dict[str, Any], authenticate: Authenticate) -> tuple[list[dict[str, Any]], int]:
+        require_params(params, {"id": ID_RE})
+        offset = int_param(params, "offset", 0)
+        limit = int_param(params, "limit", 1, maximum=10_000)
+        newest_first = sort_dir_param(params)
+        if params.get("sort_by", "_id") not in ("_id", "epoch", "date"):
+            raise api_error("Malformed parameter: sort_by (history sorts by _id only)")
+        who = authenticate()
+        event = self._find(params["id"])
+        who.require_scope(event)
+        rows, total = self._catalog.store.search_activity(
+            ActivityQuery(
+                actions=HISTORY_ACTIONS,
+                keywords=(event["id"],),
+                offset=offset,
+                limit=limit,
+                newest_first=newest_first,
+            )
+        )
+        return [activity.public_row(r) for r in rows], total
+
+    def _find(self, event_id: str) -> dict[str, Any]:
+        event = self._events.get(event_id)
+        if event is None:
+            raise NotFound("event", f"Event not found: {event_id}")
+        return event
+
+    # creating
+
+    def create_event(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> dict[str, Any]:
+        event = dict(params)
+        update_state = event.pop("update_state", None)
+        _strip_keys(event, SERVER_SET_KEYS + LAUNCH_CONTEXT_KEYS + ("revision",))
+        if "id" not in event:
+            event["id"] = generate_id("e")
+        require_params(event, {"id": ID_RE, "title": r"\S", "enabled": r"^(\d+|true|false)$", "category": r"^\w+$"})
+        if event.get("type") == "workflow":
+            event["plugin"], event["targets"] = "_workflow", []
+        else:
+            if not event.get("targets"):
+                raise api_error("Event has no targets specified.")
+            if not event.get("algo"):
+                raise api_error("Event has no algo specified.")
+            if not event.get("plugin"):
+                raise api_error("Event has no plugin specified.")
+        for key, default in (("params", {}), ("limits", []), ("actions", []), ("triggers", []), ("fields", [])):
+            event.setdefault(key, default)
+        strip_html_fields(event)
+        apply_field_defaults(event["triggers"], event["fields"])
+        validate_event_data(event, self._lookup)
+        normalize_trigger_epochs(event["triggers"])
+        hash_magic_keys(event["triggers"], event["id"])
+
+        who = authenticate()
+        who.require("create_events")
+        who.require_scope(event)
+        if event["id"] in self._events:
+            raise Conflict("event", f"That Event ID already exists: {event['id']}")
+        if not who.is_admin:
+            for definition in locked_params(self._catalog["plugins"].get(event["plugin"])):
+                event["params"][definition["id"]] = copy.deepcopy(definition.get("value"))
+        now = int(self._clock.now())
+        event.update(username=who.username, created=now, modified=now, revision=1)
+        with self._catalog.transaction() as tx:
+            tx.insert("events", event)
+            tx.writer.set_event_state(event["id"], update_state if isinstance(update_state, dict) else {})
+            activity.record(
+                tx.writer,
+                "event_create",
+                epoch=now,
+                description=str(event["title"]),
+                who=who,
+                origin=origin,
+                keywords=[event["id"]],
+                event=event,
+            )
+        return event
+
+    # updating
+
+    def update_event(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> dict[str, Any]:
+        require_params(params, {"id": ID_RE})
+        who = authenticate()
+        who.require("edit_events")
+        for attempt in range(_UPDATE_ATTEMPTS):
+            current = self._find(params["id"])
+            try:
+                return self._apply_update(current, dict(params), who, origin)
+            except StaleWrite:
+                if attempt == _UPDATE_ATTEMPTS - 1:
+                    raise Conflict("event", f"Event was changed concurrently, please retry: {params['id']}") from None
+                self._catalog.refresh("events", params["id"])
+        raise AssertionError("unreachable")
+
+    def _apply_update(
+        self, current: dict[str, Any], request: dict[str, Any], who: Identity, origin: Origin
+    ) -> dict[str, Any]:
+        update_state = request.pop("update_state", None)
+        wanted_revision = request.pop("revision", None)
+        _strip_keys(request, SERVER_SET_KEYS + LAUNCH_CONTEXT_KEYS + ("type",))
+        if "triggers" in request or "fields" in request:
+            triggers = request.get("triggers", copy.deepcopy(current.get("triggers")))
+            fields = request.get("fields", current.get("fields"))
+            if isinstance(triggers, list) and isinstance(fields, list):
+                apply_field_defaults(triggers, fields)
+                request["triggers"] = triggers
+        strip_html_fields(request)
+        merged = {**current, **request}
+        validate_event_data(merged, self._lookup)
+        if isinstance(request.get("triggers"), list):
+            normalize_trigger_epochs(request["triggers"])
+            hash_magic_keys(request["triggers"], current["id"])
+        who.require_scope(current)
+        stored_revision = current.get("revision")
+        if wanted_revision not in (None, "") and stored_revision is not None and wanted_revision != stored_revision:
+            raise Conflict(
+                "event",
+                f"Event out of date: {current['id']} (Revision mismatch: {wanted_revision} != {stored_revision})",
+            )
+        if not who.is_admin and isinstance(request.get("params"), dict):
+            plugin_changed = "plugin" in request and request["plugin"] != current.get("plugin")
+            old_params = current.get("params") if isinstance(current.get("params"), dict) else {}
+            for definition in locked_params(self._catalog["plugins"].get(merged.get("plugin"))):
+                pid = definition["id"]
+                if plugin_changed or pid not in old_params:
+                    request["params"][pid] = copy.deepcopy(definition.get("value"))
+                else:
+                    request["params"][pid] = copy.deepcopy(old_params[pid])
+        merged = {**current, **request}
+        who.require_scope(merged)
+        now = int(self._clock.now())
+        merged["id"] = current["id"]
+        merged["modified"] = now
+        merged["revision"] = (stored_revision if isinstance(stored_revision, int) else 0) + 1
+        with self._catalog.transaction() as tx:
+            tx.update("events", merged, expected_revision=stored_revision)
+            if isinstance(update_state, dict) and update_state:
+                state = self._catalog.store.get_event_state(current["id"])
+                state.update(_normalize_state(update_state))
+                tx.writer.set_event_state(current["id"], state)
+            activity.record(
+                tx.writer,
+                "event_update",
+                epoch=now,
+                description=str(merged.get("title")),
+                who=who,
+                origin=origin,
+                keywords=[current["id"]],
+                event=merged,
+            )
+        return merged
+
+    # deleting
+
+    def delete_event(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:
+        require_params(params, {"id": ID_RE})
+        who = authenticate()
+        who.require("delete_events")
+        event = self._find(params["id"])
+        who.require_scope(event)
+        active = self._jobs.count_in_states(event["id"], ACTIVE_JOB_STATES)
+        if active:
+            raise Conflict("event", f"Failed to delete event: {active} active jobs found")
+        now = int(self._clock.now())
+        with self._catalog.transaction() as tx:
+            tx.delete("events", event["id"])
+            tx.writer.delete_event_state(event["id"])
+            activity.record(
+                tx.writer,
+                "event_delete",
+                epoch=now,
+                description=str(event.get("title")),
+                who=who,
+                origin=origin,
+                keywords=[event["id"]],
+                event=event,
+            )
+        if params.get("delete_jobs") not in (None, False, 0, "", "0", "false"):
+            event_id = event["id"]
+            self._background(f"delete jobs of event {event_id}", lambda: self._jobs.delete_history(event_id))
+
+    def get_state(self, event_id: str) -> dict[str, Any]:
+        return self._catalog.store.get_event_state(event_id)
+
+
+def _normalize_state(changes: dict[str, Any]) -> dict[str, Any]:
+    """``update_state`` values as stored: a numeric ``cursor`` is floored to the minute."""
+    out = dict(changes)
+    cursor = out.get("cursor")
+    if isinstance(cursor, (int, float)) and not isinstance(cursor, bool):
+        out["cursor"] = int(cursor // 60 * 60)
+    return out

@@ -1,0 +1,57 @@
+"""Privilege ids and their titles (api-conventions.md §7)."""
+
+from __future__ import annotations
+
+PRIVILEGE_TITLES: dict[str, str] = {
+    "admin": "Administrator",
+    "create_events": "Create Events",
+    "edit_events": "Edit Events",
+    "delete_events": "Delete Events",
+    "run_jobs": "Run Jobs",
+    "abort_jobs": "Abort Jobs",
+    "delete_jobs": "Delete Jobs",
+    "tag_jobs": "Job Tags",
+    "create_categories": "Create Categories",
+    "edit_categories": "Edit Categories",
+    "delete_categories": "Delete Categories",
+    "create_groups": "Create Groups",
+    "edit_groups": "Edit Groups",
+    "delete_groups": "Delete Groups",
+    "create_plugins": "Create Plugins",
+    "edit_plugins": "Edit Plugins",
+    "delete_plugins": "Delete Plugins",
+    "create_tags": "Create Tags",
+    "edit_tags": "Edit Tags",
+    "delete_tags": "Delete Tags",
+    "create_web_hooks": "Create Web Hooks",
+    "edit_web_hooks": "Edit Web Hooks",
+    "delete_web_hooks": "Delete Web Hooks",
+    "create_roles": "Create Roles",
+    "edit_roles": "Edit Roles",
+    "delete_roles": "Delete Roles",
+    "create_alerts": "Create Alerts",
+    "edit_alerts": "Edit Alerts",
+    "delete_alerts": "Delete Alerts",
+    "create_buckets": "Create Buckets",
+    "edit_buckets": "Edit Buckets",
+    "delete_buckets": "Delete Buckets",
+    "create_channels": "Create Channels",
+    "edit_channels": "Edit Channels",
+    "delete_channels": "Delete Channels",
+    "create_monitors": "Create Monitors",
+    "edit_monitors": "Edit Monitors",
+    "delete_monitors": "Delete Monitors",
+    "create_tickets": "Create Tickets",
+    "edit_tickets": "Edit Tickets",
+    "delete_tickets": "Delete Tickets",
+    "create_snapshots": "Create Snapshots",
+    "delete_snapshots": "Delete Snapshots",
+    "add_servers": "Add Servers",
+    "update_servers": "Update Servers",
+    "send_emails": "Send Emails",
+    "bulk_export": "Bulk Export",
+}
+
+
+def privilege_title(priv_id: str) -> str:
+    return PRIVILEGE_TITLES.get(priv_id, f"({priv_id})")

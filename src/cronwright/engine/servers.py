@@ -1,0 +1,113 @@
+"""Servers: the local machine registered as a target, group membership and live metrics.
+
+The conductor's own machine is one server (id = host name, lower-cased, non-word characters as
+``_``). Servers with ``autoGroup`` belong to every group whose ``hostname_match`` regular
+expression matches their host name; memberships are recomputed whenever groups change.
+Load and memory figures are sampled in memory only (they are not definitions).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from typing import Any
+
+import psutil
+
+from cronwright.clock import Clock
+from cronwright.engine.catalog import Catalog
+from cronwright.engine.identity import Identity
+
+
+def local_server_id(hostname: str) -> str:
+    return re.sub(r"\W", "_", hostname.lower()) or "localhost"
+
+
+def sample_info() -> dict[str, Any]:
+    load = psutil.getloadavg()
+    memory = psutil.virtual_memory()
+    return {
+        "cpu": {"avgLoad": round(load[0], 2), "cores": psutil.cpu_count() or 1},
+        "memory": {"total": memory.total, "active": memory.total - memory.available, "available": memory.available},
+        "booted": int(psutil.boot_time()),
+    }
+
+
+class ServerRegistry:
+    def __init__(self, catalog: Catalog, clock: Clock, hostname: str | None = None) -> None:
+        self._catalog = catalog
+        self._clock = clock
+        self.hostname = hostname or socket.gethostname()
+        self.local_id = local_server_id(self.hostname)
+        self._connected: set[str] = set()
+        self._info: dict[str, dict[str, Any]] = {}
+
+    def register_local(self) -> dict[str, Any]:
+        """Insert or refresh the local server's record and mark it connected."""
+        now = int(self._clock.now())
+        servers = self._catalog["servers"]
+        current = servers.get(self.local_id)
+        doc = {
+            "id": self.local_id,
+            "hostname": self.hostname,
+            "ip": "127.0.0.1",
+            "enabled": True,
+            "autoGroup": True,
+            "groups": [],
+            "maxJobs": 0,
+            "userData": {},
+            "created": now,
+            **(current or {}),
+            "modified": now,
+        }
+        if doc.get("autoGroup"):
+            doc["groups"] = self._matching_groups(doc["hostname"])
+        with self._catalog.transaction() as tx:
+            if current is None:
+                tx.insert("servers", doc)
+            else:
+                tx.update("servers", doc, expected_revision=None)
+        self._connected.add(self.local_id)
+        self.refresh_info()
+        return doc
+
+    def _matching_groups(self, hostname: str) -> list[str]:
+        matched = []
+        for group in self._catalog["groups"].values():
+            pattern = group.get("hostname_match")
+            try:
+                if isinstance(pattern, str) and re.search(pattern, hostname):
+                    matched.append(group["id"])
+            except re.error:
+                continue
+        return matched
+
+    def recompute_groups(self) -> None:
+        """Re-apply every ``autoGroup`` server's memberships after a group change."""
+        changed = []
+        for server in self._catalog["servers"].values():
+            if server.get("autoGroup"):
+                groups = self._matching_groups(str(server.get("hostname") or server["id"]))
+                if groups != server.get("groups"):
+                    changed.append({**server, "groups": groups, "modified": int(self._clock.now())})
+        if changed:
+            with self._catalog.transaction() as tx:
+                for doc in changed:
+                    tx.update("servers", doc, expected_revision=None)
+
+    def refresh_info(self) -> None:
+        for server_id in self._connected:
+            self._info[server_id] = sample_info()
+
+    def active_servers(self, who: Identity) -> list[dict[str, Any]]:
+        rows = []
+        for server in self._catalog["servers"].values():
+            if server["id"] not in self._connected:
+                continue
+            if who.groups and not who.is_admin and not any(g in who.groups for g in server.get("groups") or []):
+                continue
+            rows.append({**server, "info": self._info.get(server["id"], {})})
+        return rows
+
+    def is_connected(self, server_id: str) -> bool:
+        return server_id in self._connected

@@ -1,0 +1,168 @@
+"""Request and response envelopes of every endpoint (for the OpenAPI document)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from cronwright.model import documents as d
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    code: int = Field(0, description="0 on success.")
+
+
+class Ok(Envelope):
+    pass
+
+
+class Error(BaseModel):
+    code: str = Field(description="xyOps error code: api, session, access, rate, notfound, event, ...")
+    description: str
+
+
+class ListInfo(BaseModel):
+    length: int = Field(description="Total number of items before paging.")
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class IdRequest(Request):
+    id: str = Field(description="`^[a-z0-9_]+$`")
+
+
+class GetEventsRequest(Request):
+    """Any top-level event field may be given as an equality filter."""
+
+
+class EventCreate(d.EventFields):
+    id: str | None = Field(None, description="Custom id (generated when omitted).")
+    update_state: dict[str, Any] | None = Field(None, description="Initial event state, e.g. `{cursor: …}`.")
+
+
+class EventUpdate(Request):
+    id: str
+    revision: int | None = Field(None, description="Compare-and-set: fail when the stored revision differs.")
+    update_state: dict[str, Any] | None = None
+
+
+class DeleteEventRequest(IdRequest):
+    delete_jobs: bool | None = Field(None, description="Also delete the event's job history (in the background).")
+
+
+class RunEventRequest(Request):
+    id: str | None = None
+    title: str | None = Field(None, description="Run the first event with this exact title.")
+    params: dict[str, Any] | None = None
+    input: dict[str, Any] | None = None
+    test: bool | None = Field(None, description="Bypass the manual-trigger and enabled checks.")
+    tags: list[str] | None = None
+
+
+class HistoryRequest(IdRequest):
+    offset: int | None = 0
+    limit: int | None = Field(1, description="Default 1 (xyOps).")
+    sort_dir: int | None = Field(-1, description="-1 newest first, 1 oldest first.")
+
+
+class SearchRequest(Request):
+    query: str | None = Field("*", description="`*` or `action:x|y keywords:k` terms")
+    offset: int | None = 0
+    limit: int | None = 1
+    sort_dir: int | None = -1
+
+
+class StateUpdate(Request):
+    """Dot paths to values, e.g. `{"scheduler.enabled": false}`."""
+
+
+class LoginRequest(Request):
+    username: str
+    password: str
+
+
+class EventList(Envelope):
+    rows: list[d.Event]
+    list: ListInfo
+
+
+class EventResult(Envelope):
+    event: d.Event
+
+
+class EventDetail(Envelope):
+    event: d.Event
+    jobs: list[d.Job] = Field(description="Jobs of the event in state `active`.")
+    queued: int = Field(description="Number of queued jobs.")
+
+
+class RunEventResult(Envelope):
+    id: str | None = Field(None, description="The new job id.")
+
+
+class ActivityList(Envelope):
+    rows: list[d.Activity]
+    list: ListInfo
+
+
+class ServerList(Envelope):
+    rows: list[d.Server]
+    list: ListInfo
+
+
+class ServerResult(Envelope):
+    server: d.Server
+
+
+class StateResult(Envelope):
+    state: dict[str, Any]
+
+
+class LoginResult(Envelope):
+    session_id: str
+    username: str
+    user: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EntityModels:
+    listing: type[BaseModel]
+    single: type[BaseModel]
+    create: type[BaseModel]
+    created: type[BaseModel]
+    update: type[BaseModel]
+    updated: type[BaseModel]
+
+
+_DOCS: dict[str, type[BaseModel]] = {
+    "category": d.Category,
+    "group": d.Group,
+    "plugin": d.Plugin,
+    "tag": d.Tag,
+    "role": d.Role,
+    "api_key": d.ApiKey,
+}
+
+
+@cache
+def entity_models(one: str, many: str) -> EntityModels:
+    doc = _DOCS[one]
+    stem = "".join(part.title() for part in one.split("_"))
+    create_fields: dict[str, Any] = {"id": (str | None, None)}
+    created_fields: dict[str, Any] = {one: (doc, ...)}
+    if one == "api_key":
+        created_fields["plain_key"] = (str, Field(description="The plain key, shown only in this response."))
+    return EntityModels(
+        listing=create_model(f"{stem}List", __base__=Envelope, rows=(list[doc], ...), list=(ListInfo, ...)),
+        single=create_model(f"{stem}Result", __base__=Envelope, **{one: (doc, ...)}),
+        create=create_model(f"{stem}Create", __base__=doc, **create_fields),
+        created=create_model(f"{stem}Created", __base__=Envelope, **created_fields),
+        update=create_model(f"{stem}Update", __base__=Request, id=(str, ...)),
+        updated=create_model(f"{stem}Updated", __base__=Envelope, **({one: (doc, ...)} if one == "plugin" else {})),
+    )

@@ -1,0 +1,111 @@
+"""Versioned schema migrations.
+
+A fresh database is created straight from the current schema (``tables.metadata``) and stamped
+with the latest version. A database stamped with an older version is brought forward by running
+each later migration's ``upgrade`` in order, each in its own transaction together with its
+version stamp, so an interrupted upgrade resumes where it stopped. A database newer than this
+code is refused (``SchemaTooNew``) rather than touched.
+
+To change the schema: edit ``tables.py`` and append a ``Migration`` whose ``upgrade`` performs the
+same change on an existing database (use ``sqlalchemy`` DDL; for SQLite prefer add-column and
+copy-table steps). ``tests/store/test_migrations.py`` opens a database written by every earlier
+release kept under ``tests/store/fixtures/``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, MetaData, func, inspect, insert, select, text
+
+from cronwright.store.base import SchemaTooNew, StoreError
+from cronwright.store.sql import tables
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    upgrade: Callable[[Connection], None]
+
+
+def _baseline(conn: Connection) -> None:
+    """Version 1 is the first released schema; there is nothing older to upgrade from."""
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _baseline),)
+
+_PG_LOCK_KEY = 0x43524F4E  # "CRON": serializes concurrent migrators on PostgreSQL
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table(tables.schema_migrations.name):
+        return 0
+    return conn.execute(select(func.max(tables.schema_migrations.c.version))).scalar() or 0
+
+
+def migrate(
+    engine: Engine,
+    migrations: Sequence[Migration] = MIGRATIONS,
+    metadata: MetaData = tables.metadata,
+) -> int:
+    """Bring the database to the latest version; returns that version."""
+    latest = migrations[-1].version
+    with _exclusive(engine) as conn:
+        version = current_version(conn)
+        if version > latest:
+            raise SchemaTooNew(
+                f"Database schema version {version} is newer than this Cronwright supports "
+                f"({latest}); upgrade Cronwright or use another data directory."
+            )
+        if version == 0:
+            existing = set(inspect(conn).get_table_names()) & set(metadata.tables)
+            if existing:
+                raise StoreError(
+                    "Database has Cronwright tables but no schema version: "
+                    + ", ".join(sorted(existing))
+                )
+            metadata.create_all(conn)
+            _stamp(conn, migrations[-1])
+            return latest
+    for migration in migrations:
+        if migration.version <= version:
+            continue
+        with _exclusive(engine) as conn:
+            if current_version(conn) >= migration.version:  # another process got there first
+                continue
+            migration.upgrade(conn)
+            _stamp(conn, migration)
+    return latest
+
+
+def _stamp(conn: Connection, migration: Migration) -> None:
+    conn.execute(
+        insert(tables.schema_migrations).values(
+            version=migration.version, description=migration.description, applied=time.time()
+        )
+    )
+
+
+class _exclusive:
+    """A write transaction that holds the database's migration lock until it ends."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._conn = engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+
+    def __enter__(self) -> Connection:
+        self._tx = self._conn.begin()
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        return self._conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                self._tx.commit()
+            else:
+                self._tx.rollback()
+        finally:
+            self._conn.close()

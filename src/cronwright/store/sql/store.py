@@ -1,0 +1,319 @@
+"""The SQL implementation of the storage contract (SQLite and PostgreSQL via SQLAlchemy Core).
+
+Calls are synchronous and short (one indexed statement or one small transaction); the conductor
+makes them from its event loop and moves only bulk work (deleting a job history) to a thread.
+SQLite runs in WAL mode with ``synchronous=NORMAL`` and takes the write lock at ``BEGIN`` so
+concurrent writers queue instead of dead-locking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from cronwright import jsonutil
+from cronwright.store.base import (
+    ActivityQuery,
+    DuplicateId,
+    StaleWrite,
+    StoreError,
+)
+from cronwright.store.sql import tables
+from cronwright.store.sql.migrations import current_version, migrate
+
+_dumps = jsonutil.dumps_str
+_loads = jsonutil.loads
+
+
+def normalize_url(url: str) -> str:
+    """Map ``postgresql://`` and ``postgres://`` onto the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def create_sql_engine(url: str) -> Engine:
+    url = normalize_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _sqlite_begin)
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "busy_timeout=30000",
+        "foreign_keys=ON",
+    ):
+        cursor.execute("PRAGMA " + pragma)
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class SqlWriter:
+    """The write operations of one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def insert_doc(self, kind: str, doc: dict[str, Any]) -> None:
+        table = tables.definitions[kind]
+        seq = self.conn.execute(select(func.coalesce(func.max(table.c.seq), 0) + 1)).scalar_one()
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(
+                    insert(table).values(
+                        id=doc["id"], seq=seq, revision=doc.get("revision") or 0, doc=_dumps(doc)
+                    )
+                )
+        except IntegrityError as exc:
+            raise DuplicateId(f"{kind}/{doc['id']}") from exc
+
+    def update_doc(self, kind: str, doc: dict[str, Any], *, expected_revision: int | None) -> None:
+        table = tables.definitions[kind]
+        stmt = update(table).where(table.c.id == doc["id"])
+        if expected_revision is not None:
+            stmt = stmt.where(table.c.revision == expected_revision)
+        result = self.conn.execute(
+            stmt.values(revision=doc.get("revision") or 0, doc=_dumps(doc))
+        )
+        if result.rowcount != 1:
+            raise StaleWrite(f"{kind}/{doc['id']}")
+
+    def delete_doc(self, kind: str, doc_id: str) -> bool:
+        table = tables.definitions[kind]
+        return self.conn.execute(delete(table).where(table.c.id == doc_id)).rowcount > 0
+
+    def set_event_state(self, event_id: str, state: dict[str, Any]) -> None:
+        self._upsert(tables.event_state, "event_id", event_id, state=_dumps(state))
+
+    def delete_event_state(self, event_id: str) -> None:
+        t = tables.event_state
+        self.conn.execute(delete(t).where(t.c.event_id == event_id))
+
+    def set_kv(self, key: str, value: Any) -> None:
+        self._upsert(tables.kv, "key", key, value=_dumps(value))
+
+    def insert_kv_once(self, key: str, value: Any) -> bool:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(insert(tables.kv).values(key=key, value=_dumps(value)))
+        except IntegrityError:
+            return False
+        return True
+
+    def add_activity(self, record: dict[str, Any]) -> None:
+        result = self.conn.execute(
+            insert(tables.activity).values(
+                id=record["id"],
+                action=record["action"],
+                epoch=int(record["epoch"]),
+                username=record.get("username"),
+                doc=_dumps(record),
+            )
+        )
+        seq = result.inserted_primary_key[0]
+        keywords = {str(k)[:255] for k in record.get("keywords") or () if k not in (None, "")}
+        if keywords:
+            self.conn.execute(
+                insert(tables.activity_keywords),
+                [{"keyword": k, "activity_seq": seq} for k in sorted(keywords)],
+            )
+
+    def put_session(self, session: dict[str, Any]) -> None:
+        self._upsert(
+            tables.sessions,
+            "id",
+            session["id"],
+            username=session["username"],
+            expires=float(session["expires"]),
+            doc=_dumps(session),
+        )
+
+    def delete_session(self, session_id: str) -> None:
+        t = tables.sessions
+        self.conn.execute(delete(t).where(t.c.id == session_id))
+
+    def put_job(self, job: dict[str, Any]) -> None:
+        self._upsert(
+            tables.jobs,
+            "id",
+            job["id"],
+            event=job.get("event") or "",
+            state=job.get("state") or "ready",
+            source=job.get("source"),
+            category=job.get("category"),
+            started=job.get("started"),
+            completed=job.get("completed"),
+            doc=_dumps(job),
+        )
+
+    def _upsert(self, table: Any, key_col: str, key: str, **values: Any) -> None:
+        key_column = table.c[key_col]
+        if self.conn.execute(update(table).where(key_column == key).values(**values)).rowcount:
+            return
+        self.conn.execute(insert(table).values({key_col: key, **values}))
+
+
+class SqlStore:
+    """``Store`` over a SQLAlchemy engine; ``open()`` migrates the schema first."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> SqlStore:
+        engine = create_sql_engine(url)
+        try:
+            migrate(engine)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise StoreError(f"Cannot open database {make_url(normalize_url(url))!r}: {exc}") from exc
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[SqlWriter]:
+        with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
+            with conn.begin():
+                yield SqlWriter(conn)
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def load_docs(self, kind: str) -> list[dict[str, Any]]:
+        table = tables.definitions[kind]
+        with self._read() as conn:
+            rows = conn.execute(select(table.c.doc).order_by(table.c.seq)).scalars()
+            return [_loads(doc) for doc in rows]
+
+    def get_doc(self, kind: str, doc_id: str) -> dict[str, Any] | None:
+        table = tables.definitions[kind]
+        with self._read() as conn:
+            doc = conn.execute(select(table.c.doc).where(table.c.id == doc_id)).scalar()
+        return _loads(doc) if doc is not None else None
+
+    def get_event_state(self, event_id: str) -> dict[str, Any]:
+        t = tables.event_state
+        with self._read() as conn:
+            state = conn.execute(select(t.c.state).where(t.c.event_id == event_id)).scalar()
+        return _loads(state) if state is not None else {}
+
+    def load_event_states(self) -> dict[str, dict[str, Any]]:
+        t = tables.event_state
+        with self._read() as conn:
+            return {row.event_id: _loads(row.state) for row in conn.execute(select(t.c.event_id, t.c.state))}
+
+    def get_kv(self, key: str) -> Any | None:
+        with self._read() as conn:
+            value = conn.execute(select(tables.kv.c.value).where(tables.kv.c.key == key)).scalar()
+        return _loads(value) if value is not None else None
+
+    def search_activity(self, query: ActivityQuery) -> tuple[list[dict[str, Any]], int]:
+        a, k = tables.activity, tables.activity_keywords
+        where = []
+        if query.actions:
+            where.append(a.c.action.in_(query.actions))
+        if query.keywords:
+            where.append(a.c.seq.in_(select(k.c.activity_seq).where(k.c.keyword.in_(query.keywords))))
+        order = a.c.seq.desc() if query.newest_first else a.c.seq.asc()
+        with self._read() as conn:
+            total = conn.execute(select(func.count()).select_from(a).where(*where)).scalar_one()
+            rows = conn.execute(
+                select(a.c.doc).where(*where).order_by(order).offset(query.offset).limit(query.limit)
+            ).scalars()
+            return [_loads(doc) for doc in rows], total
+
+    def get_session(self, session_id: str) -> dict[str, Any] | None:
+        t = tables.sessions
+        with self._read() as conn:
+            doc = conn.execute(select(t.c.doc).where(t.c.id == session_id)).scalar()
+        return _loads(doc) if doc is not None else None
+
+    def purge_sessions(self, before_epoch: float) -> int:
+        t = tables.sessions
+        with self.write() as w:
+            return w.conn.execute(delete(t).where(t.c.expires < before_epoch)).rowcount
+
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        t = tables.jobs
+        with self._read() as conn:
+            doc = conn.execute(select(t.c.doc).where(t.c.id == job_id)).scalar()
+        return _loads(doc) if doc is not None else None
+
+    def event_jobs(self, event_id: str, states: tuple[str, ...]) -> list[dict[str, Any]]:
+        t = tables.jobs
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.c.doc)
+                .where(t.c.event == event_id, t.c.state.in_(states))
+                .order_by(t.c.started.desc())
+            ).scalars()
+            return [_loads(doc) for doc in rows]
+
+    def count_event_jobs(self, event_id: str, states: tuple[str, ...]) -> int:
+        t = tables.jobs
+        with self._read() as conn:
+            return conn.execute(
+                select(func.count()).where(t.c.event == event_id, t.c.state.in_(states))
+            ).scalar_one()
+
+    def delete_event_jobs(self, event_id: str, batch: int = 500) -> Iterator[list[str]]:
+        """Delete the completed jobs of an event in batches, yielding each batch's ids."""
+        t = tables.jobs
+        while True:
+            with self.write() as w:
+                ids = list(
+                    w.conn.execute(
+                        select(t.c.id).where(t.c.event == event_id, t.c.state == "complete").limit(batch)
+                    ).scalars()
+                )
+                if not ids:
+                    return
+                w.conn.execute(delete(t).where(t.c.id.in_(ids)))
+            yield ids
+
+    def schema_version(self) -> int:
+        with self._read() as conn:
+            return current_version(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,106 @@
+"""The current database schema (SQLAlchemy Core). Migrations bring older databases up to it.
+
+Definitions are JSON documents in one table per kind (``doc`` holds the whole document; ``seq``
+keeps insertion order; ``revision`` supports compare-and-set updates). Jobs, activity, sessions
+and state have the columns they are queried by, plus the full document.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from cronwright.store.base import DEFINITION_KINDS
+
+metadata = MetaData()
+
+#: an auto-incrementing 64-bit key that SQLite maps onto its rowid
+SeqKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _definition_table(kind: str) -> Table:
+    return Table(
+        kind,
+        metadata,
+        Column("id", String(128), primary_key=True),
+        Column("seq", BigInteger, nullable=False, index=True),
+        Column("revision", Integer, nullable=False, default=0),
+        Column("doc", Text, nullable=False),
+    )
+
+
+definitions = {kind: _definition_table(kind) for kind in DEFINITION_KINDS}
+
+event_state = Table(
+    "event_state",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("state", Text, nullable=False),
+)
+
+kv = Table(
+    "kv",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+activity = Table(
+    "activity",
+    metadata,
+    Column("seq", SeqKey, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("action", String(64), nullable=False, index=True),
+    Column("epoch", BigInteger, nullable=False),
+    Column("username", String(255), nullable=True),
+    Column("doc", Text, nullable=False),
+)
+
+activity_keywords = Table(
+    "activity_keywords",
+    metadata,
+    Column("keyword", String(255), primary_key=True),
+    Column("activity_seq", BigInteger, primary_key=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("username", String(255), nullable=False),
+    Column("expires", Float, nullable=False, index=True),
+    Column("doc", Text, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("event", String(128), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("source", String(32), nullable=True),
+    Column("category", String(128), nullable=True),
+    Column("started", Float, nullable=True),
+    Column("completed", Float, nullable=True),
+    Column("doc", Text, nullable=False),
+    Index("ix_jobs_event_state", "event", "state"),
+    Index("ix_jobs_event_completed", "event", "completed"),
+    Index("ix_jobs_completed", "completed"),
+)
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("description", String(255), nullable=False),
+    Column("applied", Float, nullable=False),
+)
