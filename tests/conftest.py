@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cronwright.store.sql.store import SqlStore
 from tests.support.server import Api, Server, postgres_available, temporary_pg_database
 
 #: "require" (set by .ci/run): fail instead of skipping the PostgreSQL pass when it is unreachable
@@ -56,3 +57,11 @@ def api(server: Server) -> Api:
 @pytest.fixture(scope="session")
 def server_url(server: Server) -> str:
     return server.url
+
+
+@pytest.fixture
+def server_store(server: Server) -> Iterator[SqlStore]:
+    """Direct access to the shared server's database (to plant job rows the job engine will write)."""
+    store = SqlStore.open(server.database_url)
+    yield store
+    store.close()

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from cronwright.store.sql.store import SqlStore
 from tests.api.helpers import DEFAULT_SCRIPT, SCRIPT, create_event, event_payload, make_key, uid
 from tests.support.server import Api
 
@@ -316,3 +317,27 @@ def test_concurrent_updates_lose_nothing(api: Api) -> None:
     assert all(stored[f"note_{i}"] == i for i in range(20)) and stored["revision"] == 21
     history = api.ok("get_event_history", {"id": event["id"], "limit": 100})["rows"]
     assert sorted(r["event"]["revision"] for r in history) == list(range(1, 22))
+
+
+def test_delete_refused_while_jobs_active(api: Api, server_store: SqlStore) -> None:
+    """An event with a queued (or any unfinished) job cannot be deleted (case 90)."""
+    event = create_event(api)
+    with server_store.write() as w:
+        w.put_job({"id": uid("j"), "event": event["id"], "state": "queued", "started": 1.0})
+    status, code, desc = api.error("delete_event", {"id": event["id"]})
+    assert (status, code) == (409, "event") and desc == "Failed to delete event: 1 active jobs found"
+    assert api.ok("get_event", {"id": event["id"]})["event"]["id"] == event["id"]
+
+
+def test_delete_jobs_in_background(api: Api, server_store: SqlStore) -> None:
+    """`delete_jobs: true` answers at once and removes the completed job history soon after (case 92)."""
+    event = create_event(api)
+    job_ids = [uid("j") for _ in range(3)]
+    with server_store.write() as w:
+        for job_id in job_ids:
+            w.put_job({"id": job_id, "event": event["id"], "state": "complete", "started": 1.0, "completed": 2.0})
+    api.ok("delete_event", {"id": event["id"], "delete_jobs": True})
+    deadline = time.time() + 10
+    while any(server_store.get_job(j) for j in job_ids) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not any(server_store.get_job(j) for j in job_ids)

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from cronwright.store.sql.store import SqlStore
 from tests.api.helpers import create_event, make_key, uid
 from tests.conftest import StartServer
-from tests.support.server import Api, Server
-
-
-@pytest.fixture
-def store(server: Server) -> Iterator[SqlStore]:
-    """Direct access to the shared server's database (to plant job rows)."""
-    store = SqlStore.open(server.database_url)
-    yield store
-    store.close()
+from tests.support.server import Api
 
 
 def test_empty_server_lists_nothing(server_factory: StartServer) -> None:
@@ -70,10 +58,10 @@ def test_get_event_shape(api: Api) -> None:
     assert body["event"] == event and body["jobs"] == [] and body["queued"] == 0
 
 
-def test_get_event_counts_jobs(api: Api, store: SqlStore) -> None:
+def test_get_event_counts_jobs(api: Api, server_store: SqlStore) -> None:
     """One running and two queued jobs show as `jobs.length == 1` and `queued == 2` (case 28)."""
     event = create_event(api)
-    with store.write() as w:
+    with server_store.write() as w:
         for state in ("active", "queued", "queued"):
             w.put_job({"id": uid("j"), "event": event["id"], "state": state, "started": 1.0,
                        "category": "general", "targets": ["main"]})

@@ -1,4 +1,4 @@
-"""Tables for the JS value helpers, requireParams & friends, and parameter definitions/values."""
+"""Tables for requireParams & friends, parameter definitions and parameter values (plugins.md §2)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,6 @@ from cronwright.engine.validation import (
     OVERRIDE_RESERVED_RE,
     RESERVED_WORDS,
     WORD_RE,
-    js_loose_true,
-    js_string,
-    js_truthy,
-    js_typeof,
     parse_range,
     require_params,
     strip_html_fields,
@@ -27,94 +23,7 @@ from cronwright.engine.validation import (
     validate_param_values,
 )
 from cronwright.engine.validation.paramdefs import NumericRange
-from cronwright.engine.validation.patterns import compile_user_regex
 from cronwright.errors import CwError
-
-# --- JS value semantics -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (True, "true"),
-        (False, "false"),
-        (None, "null"),
-        (5, "5"),
-        (-5, "-5"),
-        (1.5, "1.5"),
-        (1.0, "1"),
-        (-0.0, "0"),
-        (100.0, "100"),
-        (1e21, "1e+21"),
-        (1.5e300, "1.5e+300"),
-        (1e-6, "0.000001"),
-        (1e-7, "1e-7"),
-        (123456789012345680000.0, "123456789012345680000"),
-        (2**53 + 1, "9007199254740992"),
-        (10**400, "Infinity"),
-        (-(10**400), "-Infinity"),
-        (float("inf"), "Infinity"),
-        ("abc", "abc"),
-        ([1, [2, None], "x"], "1,2,,x"),
-        ([], ""),
-        ({"a": 1}, "[object Object]"),
-    ],
-)
-def test_js_string(value: Any, expected: str) -> None:
-    """js_string renders JSON values exactly as JavaScript's String() does."""
-    assert js_string(value) == expected
-
-
-def test_js_string_deep_nesting_does_not_recurse_forever() -> None:
-    """A list nested thousands deep is rendered without RecursionError."""
-    value: list[Any] = []
-    for _ in range(5000):
-        value = [value]
-    assert js_string(value) == ""
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [(True, "boolean"), (0, "number"), (1.5, "number"), ("", "string"), (None, "object"), ([], "object"), ({}, "object")],
-)
-def test_js_typeof(value: Any, expected: str) -> None:
-    """js_typeof gives JavaScript's typeof, with Python booleans as "boolean", not "number"."""
-    assert js_typeof(value) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [(None, False), (False, False), (0, False), (0.0, False), ("", False), (True, True), (-1, True), ("0", True), ([], True), ({}, True)],
-)
-def test_js_truthy(value: Any, expected: bool) -> None:
-    """js_truthy follows JavaScript truthiness (empty arrays and objects are truthy)."""
-    assert js_truthy(value) is expected
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (True, True),
-        (1, True),
-        (1.0, True),
-        ("1", True),
-        (" 1 ", True),
-        ("1.0", True),
-        ("0x1", True),
-        ([1], True),
-        ("true", False),
-        (False, False),
-        (2, False),
-        (None, False),
-        ({}, False),
-        ("", False),
-        ("1_0", False),
-    ],
-)
-def test_js_loose_true(value: Any, expected: bool) -> None:
-    """js_loose_true is JavaScript's `value == true` (so "1" counts and "true" does not)."""
-    assert js_loose_true(value) is expected
-
 
 # --- constants ---------------------------------------------------------------------------------
 
@@ -222,43 +131,6 @@ def test_strip_html_fields() -> None:
     doc = {"notes": "<b>hi</b> there", "label": "<i>L</i>", "message": 5, "title": "<b>t</b>"}
     strip_html_fields(doc)
     assert doc == {"notes": "hi there", "label": "L", "message": 5, "title": "<b>t</b>"}
-
-
-# --- user regexes ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("pattern", "text", "matches"),
-    [
-        ("^abc$", "abc", True),
-        ("^abc$", "abc\n", False),
-        (r"^\w+$", "caf\u00e9", False),
-        (r"(?<year>\d{4})-\k<year>", "2024-2024", True),
-        ("[]", "anything", False),
-        ("^[^]$", "\n", True),
-        ("[a-z[]", "[", True),
-        ("[+--]", ",", True),
-        ("a[$]", "a$", True),
-    ],
-)
-def test_user_regex_js_dialect(pattern: str, text: str, matches: bool) -> None:
-    """User regexes are compiled with JS meaning for $, \\w, named groups and empty classes."""
-    assert bool(compile_user_regex(pattern).search(text)) is matches
-
-
-@pytest.mark.parametrize(
-    ("pattern", "message_start"),
-    [
-        ("((", "Invalid regular expression: ((: "),
-        ("a{2,1}", "Invalid regular expression: a{2,1}: "),
-        (r"\q", "Invalid regular expression: \\q: "),
-        ("x" * 1001, "Invalid regular expression: pattern longer than 1000 characters"),
-        (5, "Invalid regular expression: pattern must be a string"),
-    ],
-)
-def test_user_regex_errors(pattern: Any, message_start: str) -> None:
-    """Uncompilable, oversized or non-string patterns give "Invalid regular expression: ..."."""
-    assert api_message(lambda: compile_user_regex(pattern)).startswith(message_start)
 
 
 # --- parameter definitions ---------------------------------------------------------------------
@@ -402,7 +274,7 @@ def test_validate_param_values_tolerates_junk(defs: Any, values: Any) -> None:
 def test_validate_param_values_bad_regex() -> None:
     """A definition with an uncompilable regex is reported, not crashed on."""
     message = api_message(lambda: validate_param_values([{"id": "a", "regex": "(("}], {"a": "x"}, "Event"))
-    assert message.startswith("Invalid regular expression: ((")
+    assert message.startswith("Event: Parameter 'a': Invalid regular expression: ((")
 
 
 # --- properties: arbitrary JSON in, only api errors out ------------------------------------------
@@ -424,18 +296,6 @@ def _only_api_errors(call: Any) -> None:
         call()
     except CwError as exc:
         assert exc.code == "api"
-
-
-@settings(max_examples=200, deadline=None)
-@given(pattern=REGEX_TEXT | JSON, text=st.text(max_size=12))
-def test_user_regex_never_crashes_or_warns(pattern: Any, text: str) -> None:
-    """Any pattern compiles or gives an api error, without warnings (pytest turns them into errors)."""
-    try:
-        compiled = compile_user_regex(pattern)
-    except CwError as exc:
-        assert exc.code == "api"
-    else:
-        compiled.search(text)
 
 
 @settings(max_examples=200, deadline=None)

@@ -38,6 +38,7 @@ from cronwright.engine.validation import (
     normalize_trigger_epochs,
     require_params,
     strip_html_fields,
+    validate_create_request,
     validate_event_data,
 )
 from cronwright.errors import Conflict, NotFound, api_error
@@ -133,18 +134,10 @@ class EventService:
         _strip_keys(event, SERVER_SET_KEYS + LAUNCH_CONTEXT_KEYS + ("revision",))
         if "id" not in event:
             event["id"] = generate_id("e")
-        require_params(event, {"id": ID_RE, "title": r"\S", "enabled": r"^(\d+|true|false)$", "category": r"^\w+$"})
+        validate_create_request(event)
         if event.get("type") == "workflow":
             event["plugin"], event["targets"] = "_workflow", []
-        else:
-            if not event.get("targets"):
-                raise api_error("Event has no targets specified.")
-            if not event.get("algo"):
-                raise api_error("Event has no algo specified.")
-            if not event.get("plugin"):
-                raise api_error("Event has no plugin specified.")
-        for key, default in (("params", {}), ("limits", []), ("actions", []), ("triggers", []), ("fields", [])):
-            event.setdefault(key, default)
+        _apply_container_defaults(event)
         strip_html_fields(event)
         apply_field_defaults(event["triggers"], event["fields"])
         validate_event_data(event, self._lookup)
@@ -198,6 +191,7 @@ class EventService:
         update_state = request.pop("update_state", None)
         wanted_revision = request.pop("revision", None)
         _strip_keys(request, SERVER_SET_KEYS + LAUNCH_CONTEXT_KEYS + ("type",))
+        _apply_container_defaults(request, only_present=True)
         if "triggers" in request or "fields" in request:
             triggers = request.get("triggers", copy.deepcopy(current.get("triggers")))
             fields = request.get("fields", current.get("fields"))
@@ -281,6 +275,16 @@ class EventService:
 
     def get_state(self, event_id: str) -> dict[str, Any]:
         return self._catalog.store.get_event_state(event_id)
+
+
+_CONTAINER_DEFAULTS = (("params", dict), ("limits", list), ("actions", list), ("triggers", list), ("fields", list))
+
+
+def _apply_container_defaults(doc: dict[str, Any], *, only_present: bool = False) -> None:
+    """xyOps treats a falsy ``params``/``limits``/... (null, false, 0, "") as absent: store the empty value."""
+    for key, factory in _CONTAINER_DEFAULTS:
+        if (key in doc or not only_present) and doc.get(key) in (None, False, 0, ""):
+            doc[key] = factory()
 
 
 def _normalize_state(changes: dict[str, Any]) -> dict[str, Any]:

@@ -112,7 +112,7 @@ def validate_param_values(defs: Any, values: Any, prefix: str) -> None:
         if text == "":
             continue
         regex = item.get("regex")
-        if js_truthy(regex) and not compile_user_regex(regex).search(text):
+        if js_truthy(regex) and not _user_regex(regex, f"{prefix}: Parameter '{ident}'").search(text):
             raise api_error(f"{prefix}: Parameter '{ident}' value is invalid.")
         numeric_range = parse_range(item.get("range"))
         if numeric_range is not None and not _in_range(value, text, numeric_range):
@@ -165,10 +165,7 @@ def _check_definition_body(item: dict[str, Any], prefix: str, require_title: boo
         raise api_error(f"{prefix}: Invalid text field variant")
     regex = item.get("regex")
     if js_truthy(regex):
-        try:
-            compile_user_regex(regex)
-        except CwError as exc:
-            raise api_error(f"{prefix}: {exc.description}") from None
+        _user_regex(regex, prefix)
     spec = item.get("range")
     if js_truthy(spec) and parse_range(spec) is None:
         raise api_error(f"{prefix}: Invalid range: {js_string(spec)} (expected MIN-MAX/STEP)")
@@ -177,6 +174,14 @@ def _check_definition_body(item: dict[str, Any], prefix: str, require_title: boo
         tools = data.get("tools") if isinstance(data, dict) else None
         if not isinstance(tools, list) or not tools:
             raise api_error(f"{prefix}: Toolset data must contain a non-empty tools array")
+
+
+def _user_regex(pattern: Any, prefix: str) -> re.Pattern[str]:
+    """Compile a definition's regex; a failure names the definition ("<prefix>: Invalid regular expression: ...")."""
+    try:
+        return compile_user_regex(pattern)
+    except CwError as exc:
+        raise api_error(f"{prefix}: {exc.description}") from None
 
 
 def _in_range(value: Any, text: str, numeric_range: NumericRange) -> bool:
