@@ -48,7 +48,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,12 +107,10 @@ def percentile_ms(samples_ns: list[int], pct: float) -> float:
 def rss_mb(pid: int) -> float:
     """Resident set size of the process and all its children, MiB."""
     proc = psutil.Process(pid)
-    total = proc.memory_info().rss
+    total: int = proc.memory_info().rss
     for child in proc.children(recursive=True):
-        try:
+        with suppress(psutil.NoSuchProcess):
             total += child.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
     return round(total / (1024 * 1024), 1)
 
 
@@ -129,12 +127,22 @@ class Server:
         env = {**os.environ, "CRONWRIGHT_ADMIN_KEY": admin_key, "CRONWRIGHT_LOG_LEVEL": "warning"}
         started = time.perf_counter()
         self.proc = subprocess.Popen(
-            cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1,
+            cmd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+            bufsize=1,
         )
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._reader = threading.Thread(target=self._drain, name="server-stdout", daemon=True)
         self._reader.start()
-        self.url = self._wait_listening(startup_timeout_s)
+        try:
+            self.url = self._wait_listening(startup_timeout_s)
+        except BaseException:
+            self.stop()
+            raise
         self.startup_s = round(time.perf_counter() - started, 3)
 
     def _drain(self) -> None:
@@ -259,20 +267,28 @@ def api_ok(path: str, body: bytes) -> dict[str, Any]:
 
 
 def event_body(n: int) -> bytes:
-    return json.dumps({
-        "title": f"Bench {n}",
-        "enabled": True,
-        "category": "general",
-        "targets": ["main"],
-        "algo": "random",
-        "plugin": "shellplug",
-        "params": {"script": f"#!/bin/sh\necho {n}\n"},
-        "triggers": [
-            {"type": "schedule", "enabled": True, "hours": [n % 24], "minutes": [n % 60],
-             "timezone": TIMEZONES[n % len(TIMEZONES)]},
-            {"type": "manual", "enabled": True},
-        ],
-    }, separators=(",", ":")).encode()
+    return json.dumps(
+        {
+            "title": f"Bench {n}",
+            "enabled": True,
+            "category": "general",
+            "targets": ["main"],
+            "algo": "random",
+            "plugin": "shellplug",
+            "params": {"script": f"#!/bin/sh\necho {n}\n"},
+            "triggers": [
+                {
+                    "type": "schedule",
+                    "enabled": True,
+                    "hours": [n % 24],
+                    "minutes": [n % 60],
+                    "timezone": TIMEZONES[n % len(TIMEZONES)],
+                },
+                {"type": "manual", "enabled": True},
+            ],
+        },
+        separators=(",", ":"),
+    ).encode()
 
 
 # --------------------------------------------------------------------------------------- phases
@@ -300,8 +316,9 @@ def time_list(client: Client, expected: int, iterations: int, warmup: int = 3) -
     _, body = client.get(LIST_PATH)
     doc = api_ok(LIST_PATH, body)
     if len(doc["rows"]) != expected or doc["list"]["length"] != expected:
-        raise RuntimeError(f"get_events returned {len(doc['rows'])} rows (length {doc['list']['length']}), "
-                           f"expected {expected}")
+        raise RuntimeError(
+            f"get_events returned {len(doc['rows'])} rows (length {doc['list']['length']}), expected {expected}"
+        )
     for _ in range(warmup - 1):
         client.get(LIST_PATH)
     samples: list[int] = []
@@ -342,8 +359,10 @@ def run(plan: Plan, db_url: str | None, backend: str, seed: int) -> dict[str, An
         },
         "seed": seed,
     }
-    with tempfile.TemporaryDirectory(prefix="cw-bench-") as data_dir, \
-            running_server(data_dir, admin_key, db_url, plan.startup_timeout_s) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="cw-bench-") as data_dir,
+        running_server(data_dir, admin_key, db_url, plan.startup_timeout_s) as server,
+    ):
         log(f"server pid {server.pid} listening on {server.url} after {server.startup_s} s")
         result["server_startup_s"] = server.startup_s
         result["server_rss_mb_start"] = rss_mb(server.pid)
@@ -370,6 +389,7 @@ def run(plan: Plan, db_url: str | None, backend: str, seed: int) -> dict[str, An
 
             result["create_rate_per_s"] = round(plan.events / create_s, 1)
             result["create_ms_median"] = median_ms(create_samples)
+            result["create_ms_mean"] = ms(statistics.fmean(create_samples))
             result["create_ms_p99"] = percentile_ms(create_samples, 99)
             log(f"create: {result['create_rate_per_s']}/s, median {result['create_ms_median']} ms")
 
@@ -397,9 +417,7 @@ def meets_targets(result: dict[str, Any]) -> dict[str, bool | None]:
     return {
         "create_rate_per_s": None if rate is None else bool(rate >= TARGETS["create_rate_per_s_min"]),
         "get_events_ms_median_1000": at_most("get_events_ms_median_1000", TARGETS["get_events_ms_median_1000_max"]),
-        "get_events_ms_median_10000": at_most(
-            "get_events_ms_median_10000", TARGETS["get_events_ms_median_10000_max"]
-        ),
+        "get_events_ms_median_10000": at_most("get_events_ms_median_10000", TARGETS["get_events_ms_median_10000_max"]),
         "get_event_ms_median": at_most("get_event_ms_median", TARGETS["get_event_ms_median_max"]),
         "server_rss_mb": at_most("server_rss_mb", TARGETS["server_rss_mb_max"]),
     }
@@ -414,10 +432,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke run: 1,000 events, fewer iterations")
     storage = parser.add_mutually_exclusive_group()
     storage.add_argument("--db-url", help="database URL passed to the server as is (default: SQLite in a temp dir)")
-    storage.add_argument("--postgres", action="store_true",
-                         help="create a throw-away cw_bench_<random> database and drop it at the end")
-    parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL,
-                        help=f"maintenance connection used by --postgres (default {PG_ADMIN_URL})")
+    storage.add_argument(
+        "--postgres", action="store_true", help="create a throw-away cw_bench_<random> database and drop it at the end"
+    )
+    parser.add_argument(
+        "--pg-admin-url",
+        default=PG_ADMIN_URL,
+        help=f"maintenance connection used by --postgres (default {PG_ADMIN_URL})",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed for picking random event ids")
     parser.add_argument("--startup-timeout", type=float, default=60.0, help="seconds to wait for the server")
     args = parser.parse_args(argv)
@@ -436,11 +458,21 @@ def backend_of(db_url: str | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.quick:
-        plan = Plan(events=args.events or 1000, list_iterations_checkpoint=50, list_iterations_final=10,
-                    get_iterations=200, startup_timeout_s=args.startup_timeout)
+        plan = Plan(
+            events=args.events or 1000,
+            list_iterations_checkpoint=50,
+            list_iterations_final=10,
+            get_iterations=200,
+            startup_timeout_s=args.startup_timeout,
+        )
     else:
-        plan = Plan(events=args.events or 10_000, list_iterations_checkpoint=200, list_iterations_final=50,
-                    get_iterations=1000, startup_timeout_s=args.startup_timeout)
+        plan = Plan(
+            events=args.events or 10_000,
+            list_iterations_checkpoint=200,
+            list_iterations_final=50,
+            get_iterations=1000,
+            startup_timeout_s=args.startup_timeout,
+        )
     if args.postgres:
         with scratch_postgres(args.pg_admin_url) as db_url:
             result = run(plan, db_url, "postgresql", args.seed)

@@ -81,9 +81,7 @@ def load_settings(
     """Merge defaults, config file, environment and explicit overrides (in that order)."""
     env = dict(os.environ if environ is None else environ)
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    from_env = {
-        name: env[ENV_PREFIX + name.upper()] for name in _FIELDS if ENV_PREFIX + name.upper() in env
-    }
+    from_env = {name: env[ENV_PREFIX + name.upper()] for name in _FIELDS if ENV_PREFIX + name.upper() in env}
     data_dir = Path(overrides.get("data_dir") or from_env.get("data_dir") or Settings.data_dir)
     path = config_file or env.get(ENV_PREFIX + "CONFIG")
     file_values: dict[str, Any] = {}

@@ -138,7 +138,7 @@ def test_wrong_password(server_url: str) -> None:
 
 def test_invalid_session_does_not_fall_back_to_key(api: Api) -> None:
     """An unknown session id fails with `session` even beside a valid key (case 18)."""
-    status, code, desc = api.error("get_events", headers={"X-Session-ID": "nope"})
+    _status, code, desc = api.error("get_events", headers={"X-Session-ID": "nope"})
     assert code == "session" and "Session" in desc
 
 
@@ -211,8 +211,16 @@ def test_oversized_body_is_rejected(server_url: str) -> None:
 
 def test_wrong_types_are_api_errors(api: Api) -> None:
     """Wrong JSON types in known fields are `api` errors, never server errors."""
-    for bad in ({"targets": "main"}, {"triggers": {}}, {"limits": "x"}, {"params": []}, {"title": 5},
-                {"enabled": [1]}, {"tags": "important"}, {"fields": {}}):
+    for bad in (
+        {"targets": "main"},
+        {"triggers": {}},
+        {"limits": "x"},
+        {"params": []},
+        {"title": 5},
+        {"enabled": [1]},
+        {"tags": "important"},
+        {"fields": {}},
+    ):
         status, code, _ = api.error("create_event", event_payload(**bad))
         assert (status, code) == (400, "api"), bad
 

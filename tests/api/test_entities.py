@@ -50,7 +50,7 @@ def test_crud_cycle(api: Api, one: str, many: str, extra: dict[str, object]) -> 
     assert actions == [f"{one}_delete", f"{one}_update", f"{one}_create"]
 
 
-@pytest.mark.parametrize(("one", "many", "extra"), ENTITIES + [("api_key", "api_keys", {})])
+@pytest.mark.parametrize(("one", "many", "extra"), [*ENTITIES, ("api_key", "api_keys", {})])
 def test_unknown_id_on_update_and_delete(api: Api, one: str, many: str, extra: dict[str, object]) -> None:
     """Updating or deleting an unknown id is an entity error (404) and creates nothing (case 213)."""
     expected_code = "api" if one == "plugin" else one
@@ -125,7 +125,9 @@ def test_entity_privileges(api: Api) -> None:
     """Each entity write needs its privilege; reads need only an identity."""
     client, _ = make_key(api, {})
     for one in ("category", "group", "plugin", "tag", "role"):
-        assert client.error(f"create_{one}", {"title": "x", "hostname_match": ".*", "type": "event", "command": "x"})[:2] == (403, "access")
+        assert client.error(f"create_{one}", {"title": "x", "hostname_match": ".*", "type": "event", "command": "x"})[
+            :2
+        ] == (403, "access")
     client.ok("get_categories")
     client.ok("get_roles")
 

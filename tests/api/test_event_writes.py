@@ -71,12 +71,24 @@ def test_create_validation_messages(api: Api, overrides: dict[str, object], mess
         {"triggers": [{"type": "schedule", "enabled": True, "days": [-8]}]},
         {"triggers": [{"type": "schedule", "enabled": True, "timezone": "Mars/Base"}]},
         {"triggers": [{"type": "manual", "enabled": True}, {"type": "manual", "enabled": True}]},
-        {"triggers": [{"type": "interval", "enabled": True, "start": 1, "duration": 60},
-                      {"type": "precision", "enabled": True, "seconds": [0]}]},
-        {"triggers": [{"type": "interval", "enabled": True, "start": 1, "duration": 60},
-                      {"type": "delay", "enabled": True, "duration": 5}]},
-        {"triggers": [{"type": "precision", "enabled": True, "seconds": [0]},
-                      {"type": "delay", "enabled": True, "duration": 5}]},
+        {
+            "triggers": [
+                {"type": "interval", "enabled": True, "start": 1, "duration": 60},
+                {"type": "precision", "enabled": True, "seconds": [0]},
+            ]
+        },
+        {
+            "triggers": [
+                {"type": "interval", "enabled": True, "start": 1, "duration": 60},
+                {"type": "delay", "enabled": True, "duration": 5},
+            ]
+        },
+        {
+            "triggers": [
+                {"type": "precision", "enabled": True, "seconds": [0]},
+                {"type": "delay", "enabled": True, "duration": 5},
+            ]
+        },
         {"triggers": [{"type": "range", "enabled": True, "start": 2000000100, "end": 2000000000}]},
         {"triggers": [{"type": "blackout", "enabled": True, "start": 2000000100}]},
         {"triggers": [{"type": "single", "enabled": True, "epoch": "2000000000"}]},

@@ -63,8 +63,16 @@ def test_get_event_counts_jobs(api: Api, server_store: SqlStore) -> None:
     event = create_event(api)
     with server_store.write() as w:
         for state in ("active", "queued", "queued"):
-            w.put_job({"id": uid("j"), "event": event["id"], "state": state, "started": 1.0,
-                       "category": "general", "targets": ["main"]})
+            w.put_job(
+                {
+                    "id": uid("j"),
+                    "event": event["id"],
+                    "state": state,
+                    "started": 1.0,
+                    "category": "general",
+                    "targets": ["main"],
+                }
+            )
     body = api.ok("get_event", {"id": event["id"]})
     assert len(body["jobs"]) == 1 and body["jobs"][0]["state"] == "active" and body["queued"] == 2
 

@@ -62,9 +62,7 @@ def test_fuzz_no_server_errors(operation: schemathesis.APIOperation, data: st.Da
     """Generated requests (valid and invalid) never get a 5xx or a traceback."""
     if operation.path.endswith(SKIPPED):
         return
-    strategy = st.one_of(
-        operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)
-    )
+    strategy = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
     case = data.draw(strategy)
     response = case.call(base_url=fuzz_server.url, headers={"X-API-Key": ADMIN_KEY}, timeout=30)
     assert response.status_code < 500, (operation.label, response.status_code, response.text[:500])

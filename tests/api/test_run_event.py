@@ -38,7 +38,7 @@ def test_disabled_event(api: Api) -> None:
 
 def test_selection(api: Api) -> None:
     """No criteria → "No criteria specified"; by title picks the event; unknown id → 404 (cases 98–99)."""
-    status, code, desc = api.error("run_event", {})
+    _status, code, desc = api.error("run_event", {})
     assert code == "event" and "No criteria specified" in desc
     title = uid("Unique Title")
     create_event(api, title=title)
@@ -79,7 +79,9 @@ def test_flat_keys_and_post_data(server_url: str, api: Api) -> None:
 
 def test_required_event_field(api: Api) -> None:
     """A required user field without a value is `api` "Event: Parameter 'region' is required." (case 109)."""
-    event = create_event(api, fields=[{"id": "region", "type": "text", "title": "Region", "required": True, "value": ""}])
+    event = create_event(
+        api, fields=[{"id": "region", "type": "text", "title": "Region", "required": True, "value": ""}]
+    )
     assert api.error("run_event", {"id": event["id"]}) == (400, "api", "Event: Parameter 'region' is required.")
     _valid(api, {"id": event["id"], "params": {"region": "us"}})
 
@@ -98,7 +100,11 @@ def test_multipart_files(server_url: str, api: Api) -> None:
     event = create_event(api)
     headers = {"X-API-Key": ADMIN_KEY}
     data = {"json": f'{{"id":"{event["id"]}"}}'}
-    ok = httpx.post(f"{server_url}/api/app/run_event/v1", data=data, files={"file1": ("a.csv", b"0123456789")}, headers=headers)
+    ok = httpx.post(
+        f"{server_url}/api/app/run_event/v1", data=data, files={"file1": ("a.csv", b"0123456789")}, headers=headers
+    )
     assert ok.json()["description"].startswith(NOT_YET)
-    empty = httpx.post(f"{server_url}/api/app/run_event/v1", data=data, files={"file1": ("a.csv", b"")}, headers=headers)
+    empty = httpx.post(
+        f"{server_url}/api/app/run_event/v1", data=data, files={"file1": ("a.csv", b"")}, headers=headers
+    )
     assert empty.status_code == 400 and empty.json()["code"] == "api"

@@ -54,9 +54,23 @@ def test_cli_apikey_create_works_against_running_server(server_factory: StartSer
     """`cronwright apikey create` prints a plain key that the running server accepts."""
     server = server_factory("sqlite")
     result = subprocess.run(
-        [sys.executable, "-m", "cronwright", "apikey", "create", "--title", "CLI Key", "--privilege", "run_jobs",
-         "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=60, env=server.env,
+        [
+            sys.executable,
+            "-m",
+            "cronwright",
+            "apikey",
+            "create",
+            "--title",
+            "CLI Key",
+            "--privilege",
+            "run_jobs",
+            "--data-dir",
+            str(server.data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=server.env,
     )
     assert result.returncode == 0, result.stderr
     plain = re.search(r"Plain key \(shown only now\): (\S+)", result.stdout).group(1)  # type: ignore[union-attr]
@@ -83,7 +97,9 @@ def test_bad_settings_fail_with_a_message(tmp_path: Path) -> None:
     """An unusable setting stops `serve` with a one-line error, not a traceback."""
     result = subprocess.run(
         [sys.executable, "-m", "cronwright", "serve", "--data-dir", str(tmp_path), "--db-url", "mysql://x"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0 and "Unsupported database URL" in result.stderr
     assert "Traceback" not in result.stderr

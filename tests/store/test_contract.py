@@ -152,7 +152,9 @@ def test_jobs_by_event_and_history_deletion(store: SqlStore) -> None:
             w.put_job({"id": f"j{i}", "event": event, "state": state, "started": float(i)})
         w.put_job({"id": "j0", "event": "e1", "state": "active", "started": 0.0, "progress": 0.5})
     assert store.count_event_jobs("e1", ("active", "queued")) == 2
-    assert store.event_jobs("e1", ("active",)) == [{"id": "j0", "event": "e1", "state": "active", "started": 0.0, "progress": 0.5}]
+    assert store.event_jobs("e1", ("active",)) == [
+        {"id": "j0", "event": "e1", "state": "active", "started": 0.0, "progress": 0.5}
+    ]
     deleted = [job_id for batch in store.delete_event_jobs("e1", batch=1) for job_id in batch]
     assert sorted(deleted) == ["j2", "j3"]
     assert store.get_job("j2") is None and store.get_job("j4") is not None and store.get_job("j0") is not None

@@ -20,7 +20,14 @@ PLUGINS: dict[str, dict[str, Any]] = {
         "title": "Shell Script",
         "type": "event",
         "params": [
-            {"id": "script", "title": "Script", "type": "code", "value": SHELL_DEFAULT, "required": True, "locked": True},
+            {
+                "id": "script",
+                "title": "Script",
+                "type": "code",
+                "value": SHELL_DEFAULT,
+                "required": True,
+                "locked": True,
+            },
             {"id": "annotate", "title": "Annotate", "type": "checkbox", "value": False},
         ],
     },

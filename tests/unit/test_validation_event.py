@@ -7,7 +7,6 @@ import hashlib
 from typing import Any
 
 import pytest
-from tests.unit._validation_data import DELETE, api_message, event_with, valid_event, world
 
 from cronwright.engine.validation import (
     ID_RE,
@@ -19,6 +18,7 @@ from cronwright.engine.validation import (
     validate_event_data,
     validate_param_values,
 )
+from tests.unit._validation_data import DELETE, api_message, event_with, valid_event, world
 
 WORLD = world()
 MANUAL = {"type": "manual", "enabled": True}
@@ -229,7 +229,9 @@ CREATE_INVALID = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("changes", "message"), [(c, m) for _, c, m in CREATE_INVALID], ids=[n for n, _, _ in CREATE_INVALID])
+@pytest.mark.parametrize(
+    ("changes", "message"), [(c, m) for _, c, m in CREATE_INVALID], ids=[n for n, _, _ in CREATE_INVALID]
+)
 def test_create_rejections(changes: dict[str, Any], message: str) -> None:
     """create_event's pure checks reject these payloads with the quoted message."""
     assert api_message(lambda: _create(event_with(**changes))) == message
@@ -313,7 +315,9 @@ def test_run_field_values() -> None:
 
 def test_validation_does_not_mutate() -> None:
     """validate_event_data only reads its input."""
-    event = event_with(fields=[{"id": "f", "type": "json", "value": {}}], triggers=[{"type": "schedule", "enabled": True}])
+    event = event_with(
+        fields=[{"id": "f", "type": "json", "value": {}}], triggers=[{"type": "schedule", "enabled": True}]
+    )
     before = copy.deepcopy(event)
     _validate(event)
     assert event == before

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.unit._validation_data import api_message
 
 from cronwright.engine.validation import js_loose_true, js_string, js_truthy, js_typeof
 from cronwright.engine.validation.patterns import compile_user_regex
 from cronwright.errors import CwError
+from tests.unit._validation_data import api_message
 
 # --- JS value semantics -----------------------------------------------------------------------
 
@@ -58,7 +58,15 @@ def test_js_string_deep_nesting_does_not_recurse_forever() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(True, "boolean"), (0, "number"), (1.5, "number"), ("", "string"), (None, "object"), ([], "object"), ({}, "object")],
+    [
+        (True, "boolean"),
+        (0, "number"),
+        (1.5, "number"),
+        ("", "string"),
+        (None, "object"),
+        ([], "object"),
+        ({}, "object"),
+    ],
 )
 def test_js_typeof(value: Any, expected: str) -> None:
     """js_typeof gives JavaScript's typeof, with Python booleans as "boolean", not "number"."""
@@ -67,7 +75,18 @@ def test_js_typeof(value: Any, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, False), (False, False), (0, False), (0.0, False), ("", False), (True, True), (-1, True), ("0", True), ([], True), ({}, True)],
+    [
+        (None, False),
+        (False, False),
+        (0, False),
+        (0.0, False),
+        ("", False),
+        (True, True),
+        (-1, True),
+        ("0", True),
+        ([], True),
+        ({}, True),
+    ],
 )
 def test_js_truthy(value: Any, expected: bool) -> None:
     """js_truthy follows JavaScript truthiness (empty arrays and objects are truthy)."""
@@ -136,9 +155,10 @@ def test_user_regex_errors(pattern: Any, message_start: str) -> None:
     assert api_message(lambda: compile_user_regex(pattern)).startswith(message_start)
 
 
-
 REGEX_TEXT = st.text(alphabet="ab()[]{}^$*+?|\\-.:<>=!kPdws0123,&~", max_size=14)
-JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.lists(st.integers(), max_size=2)
+JSON_SCALARS = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.lists(st.integers(), max_size=2)
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -151,5 +171,3 @@ def test_user_regex_never_crashes_or_warns(pattern: Any, text: str) -> None:
         assert exc.code == "api"
     else:
         compiled.search(text)
-
-

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.unit._validation_data import api_message, world
 
 from cronwright.engine.validation import validate_actions, validate_fields, validate_limits
+from tests.unit._validation_data import api_message, world
 
 # --- limits -------------------------------------------------------------------------------------
 
@@ -81,7 +81,9 @@ INVALID_LIMITS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("limits", "message"), [(v, m) for _, v, m in INVALID_LIMITS], ids=[n for n, _, _ in INVALID_LIMITS])
+@pytest.mark.parametrize(
+    ("limits", "message"), [(v, m) for _, v, m in INVALID_LIMITS], ids=[n for n, _, _ in INVALID_LIMITS]
+)
 def test_invalid_limits(limits: Any, message: str) -> None:
     """Each limit list here breaks one rule and is rejected with the quoted message."""
     assert api_message(lambda: validate_limits(limits)) == message
@@ -114,7 +116,10 @@ VALID_ACTIONS = [
     ("suspend", [_action("suspend", "alert_new", users=["x"])]),
     ("store", [_action("store", "success", bucket_id="b1", bucket_sync="data_and_files", bucket_glob="*.csv")]),
     ("fetch", [_action("fetch", "start", bucket_id="b1", bucket_sync="files")]),
-    ("ticket", [_action("ticket", "alert_cleared", ticket_type="issue", ticket_assignees=[], ticket_tags=[], ticket_due=1)]),
+    (
+        "ticket",
+        [_action("ticket", "alert_cleared", ticket_type="issue", ticket_assignees=[], ticket_tags=[], ticket_due=1)],
+    ),
 ]
 
 
@@ -175,7 +180,9 @@ INVALID_ACTIONS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("actions", "message"), [(v, m) for _, v, m in INVALID_ACTIONS], ids=[n for n, _, _ in INVALID_ACTIONS])
+@pytest.mark.parametrize(
+    ("actions", "message"), [(v, m) for _, v, m in INVALID_ACTIONS], ids=[n for n, _, _ in INVALID_ACTIONS]
+)
 def test_invalid_actions(actions: Any, message: str) -> None:
     """Each action list here breaks one rule and is rejected with the quoted message."""
     assert api_message(lambda: validate_actions(actions, lookup=world())) == message
@@ -224,7 +231,9 @@ INVALID_FIELDS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("fields", "message"), [(v, m) for _, v, m in INVALID_FIELDS], ids=[n for n, _, _ in INVALID_FIELDS])
+@pytest.mark.parametrize(
+    ("fields", "message"), [(v, m) for _, v, m in INVALID_FIELDS], ids=[n for n, _, _ in INVALID_FIELDS]
+)
 def test_invalid_fields(fields: Any, message: str) -> None:
     """Each fields list here breaks one rule of events.md §7.2 and is rejected with that message."""
     assert api_message(lambda: validate_fields(fields, locked_ids={"script"})).startswith(message)

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.unit._validation_data import api_message
 
 from cronwright.engine.validation import (
     ID_RE,
@@ -24,17 +23,18 @@ from cronwright.engine.validation import (
 )
 from cronwright.engine.validation.paramdefs import NumericRange
 from cronwright.errors import CwError
+from tests.unit._validation_data import api_message
 
 # --- constants ---------------------------------------------------------------------------------
 
 
 def test_reserved_words_list() -> None:
     """RESERVED_WORDS is the MATCH_BAD_KEY list of api-conventions §5."""
-    assert RESERVED_WORDS == {
+    assert {
         "constructor", "__defineGetter__", "__defineSetter__", "hasOwnProperty", "__lookupGetter__",
         "__lookupSetter__", "isPrototypeOf", "propertyIsEnumerable", "toString", "valueOf", "__proto__",
         "toLocaleString", "0",
-    }  # fmt: skip
+    } == RESERVED_WORDS  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -153,8 +153,14 @@ def _param(**overrides: Any) -> dict[str, Any]:
             [_param(id="a b")],
             "Malformed parameter 'a b': Invalid parameter ID: a b (must contain only alphanumerics, underscore, dash and period)",
         ),
-        ([_param(id="9bad")], "Malformed parameter '9bad': Invalid parameter ID: 9bad (must begin with a letter or underscore)"),
-        ([_param(id="constructor")], "Malformed parameter 'constructor': Invalid parameter ID: constructor (reserved word)"),
+        (
+            [_param(id="9bad")],
+            "Malformed parameter '9bad': Invalid parameter ID: 9bad (must begin with a letter or underscore)",
+        ),
+        (
+            [_param(id="constructor")],
+            "Malformed parameter 'constructor': Invalid parameter ID: constructor (reserved word)",
+        ),
         (
             [_param(id="_xy_override_script")],
             "Malformed parameter '_xy_override_script': Invalid parameter ID: _xy_override_script (reserved)",
@@ -172,7 +178,10 @@ def _param(**overrides: Any) -> dict[str, Any]:
         ([_param(type="textarea", variant="slider")], None),
         ([_param(regex="((")], "Malformed parameter 'p1': Invalid regular expression: ((: "),
         ([_param(range="ten")], "Malformed parameter 'p1': Invalid range: ten (expected MIN-MAX/STEP)"),
-        ([_param(type="toolset", data={"tools": []})], "Malformed parameter 'p1': Toolset data must contain a non-empty tools array"),
+        (
+            [_param(type="toolset", data={"tools": []})],
+            "Malformed parameter 'p1': Toolset data must contain a non-empty tools array",
+        ),
         ([_param(type="toolset", data={"tools": [{"id": "t"}]})], None),
     ],
 )
@@ -186,7 +195,9 @@ def test_validate_param_definitions(defs: Any, message: str | None) -> None:
 
 def test_validate_param_definitions_locked_ids() -> None:
     """A definition may not reuse an id listed in locked_ids."""
-    message = api_message(lambda: validate_param_definitions([_param(id="script")], what="user field", locked_ids={"script"}))
+    message = api_message(
+        lambda: validate_param_definitions([_param(id="script")], what="user field", locked_ids={"script"})
+    )
     assert message == "Malformed user field 'script': ID is already in use (as locked plugin parameter)."
 
 

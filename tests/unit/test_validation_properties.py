@@ -6,7 +6,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.unit._validation_data import world
 
 from cronwright.engine.validation import (
     apply_field_defaults,
@@ -16,6 +15,7 @@ from cronwright.engine.validation import (
     validate_event_data,
 )
 from cronwright.errors import CwError
+from tests.unit._validation_data import world
 
 WORLD = world()
 
@@ -46,19 +46,109 @@ def _records(keys: list[str], types: list[str]) -> st.SearchStrategy[dict[str, A
     )
 
 
-TRIGGER_KEYS = ["enabled", "years", "months", "days", "weekdays", "hours", "minutes", "timezone", "start", "end",
-                "duration", "epoch", "seconds", "every", "invisible", "ephemeral", "key", "plugin_id", "params", "keys"]
-TRIGGER_NAMES = ["manual", "schedule", "interval", "single", "catchup", "range", "blackout", "delay", "precision",
-                 "nth", "quiet", "startup", "magic", "plugin", "keyboard"]
-LIMIT_KEYS = ["enabled", "amount", "duration", "size", "accept", "condition", "tags", "users", "email", "web_hook", "text"]
+TRIGGER_KEYS = [
+    "enabled",
+    "years",
+    "months",
+    "days",
+    "weekdays",
+    "hours",
+    "minutes",
+    "timezone",
+    "start",
+    "end",
+    "duration",
+    "epoch",
+    "seconds",
+    "every",
+    "invisible",
+    "ephemeral",
+    "key",
+    "plugin_id",
+    "params",
+    "keys",
+]
+TRIGGER_NAMES = [
+    "manual",
+    "schedule",
+    "interval",
+    "single",
+    "catchup",
+    "range",
+    "blackout",
+    "delay",
+    "precision",
+    "nth",
+    "quiet",
+    "startup",
+    "magic",
+    "plugin",
+    "keyboard",
+]
+LIMIT_KEYS = [
+    "enabled",
+    "amount",
+    "duration",
+    "size",
+    "accept",
+    "condition",
+    "tags",
+    "users",
+    "email",
+    "web_hook",
+    "text",
+]
 LIMIT_NAMES = ["time", "job", "queue", "retry", "log", "mem", "cpu", "file", "day", "tag"]
-ACTION_KEYS = ["enabled", "condition", "users", "email", "web_hook", "event_id", "params", "start_delay", "tags",
-               "label", "plugin_id", "channel_id", "bucket_id", "bucket_sync", "ticket_type", "ticket_assignees",
-               "ticket_tags", "ticket_due"]
-ACTION_NAMES = ["email", "web_hook", "run_event", "disable", "delete", "tag", "label", "plugin", "channel",
-                "snapshot", "suspend", "store", "fetch", "ticket"]
+ACTION_KEYS = [
+    "enabled",
+    "condition",
+    "users",
+    "email",
+    "web_hook",
+    "event_id",
+    "params",
+    "start_delay",
+    "tags",
+    "label",
+    "plugin_id",
+    "channel_id",
+    "bucket_id",
+    "bucket_sync",
+    "ticket_type",
+    "ticket_assignees",
+    "ticket_tags",
+    "ticket_due",
+]
+ACTION_NAMES = [
+    "email",
+    "web_hook",
+    "run_event",
+    "disable",
+    "delete",
+    "tag",
+    "label",
+    "plugin",
+    "channel",
+    "snapshot",
+    "suspend",
+    "store",
+    "fetch",
+    "ticket",
+]
 FIELD_KEYS = ["id", "title", "value", "required", "locked", "regex", "variant", "range", "caption", "data"]
-FIELD_NAMES = ["text", "textarea", "code", "json", "checkbox", "select", "bucket", "system", "hidden", "toolset", "group"]
+FIELD_NAMES = [
+    "text",
+    "textarea",
+    "code",
+    "json",
+    "checkbox",
+    "select",
+    "bucket",
+    "system",
+    "hidden",
+    "toolset",
+    "group",
+]
 EVENT_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "id": st.sampled_from(["ev1", "constructor", "A"]) | JSON,
     "title": st.sampled_from(["T", " ", "<b>"]) | JSON,

@@ -6,7 +6,6 @@ import hashlib
 from typing import Any
 
 import pytest
-from tests.unit._validation_data import api_message, world
 
 from cronwright.engine.validation import (
     apply_field_defaults,
@@ -14,6 +13,7 @@ from cronwright.engine.validation import (
     normalize_trigger_epochs,
     validate_triggers,
 )
+from tests.unit._validation_data import api_message, world
 
 FIELDS = [
     {"id": "region", "type": "text", "required": True, "value": "us"},
@@ -172,8 +172,14 @@ def test_trigger_params_with_junk_fields_are_not_fatal() -> None:
     [
         ({"type": "single", "epoch": 2000000037}, {"type": "single", "epoch": 1999999980}),
         ({"type": "single", "epoch": 2000100037}, {"type": "single", "epoch": 2000100000}),
-        ({"type": "range", "start": 2000000098, "end": 2000003729}, {"type": "range", "start": 2000000040, "end": 2000003700}),
-        ({"type": "blackout", "start": 2000000159, "end": 2000007359}, {"type": "blackout", "start": 2000000100, "end": 2000007300}),
+        (
+            {"type": "range", "start": 2000000098, "end": 2000003729},
+            {"type": "range", "start": 2000000040, "end": 2000003700},
+        ),
+        (
+            {"type": "blackout", "start": 2000000159, "end": 2000007359},
+            {"type": "blackout", "start": 2000000100, "end": 2000007300},
+        ),
         ({"type": "single", "epoch": 2000000037.9}, {"type": "single", "epoch": 1999999980}),
         ({"type": "range", "start": "x", "end": True}, {"type": "range", "start": "x", "end": True}),
         ({"type": "interval", "start": 2000000037}, {"type": "interval", "start": 2000000037}),

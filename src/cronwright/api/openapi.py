@@ -64,8 +64,13 @@ def _query_parameters(model: type[BaseModel] | None) -> list[dict[str, Any]]:
         if "int" in annotation and "str" not in annotation:
             schema = {"type": "string", "pattern": r"^-?\d+$"}
         params.append(
-            {"name": name, "in": "query", "required": field.is_required(), "schema": schema,
-             "description": field.description or ""}
+            {
+                "name": name,
+                "in": "query",
+                "required": field.is_required(),
+                "schema": schema,
+                "description": field.description or "",
+            }
         )
     return params
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from cronwright.api.request import Call
+from cronwright.engine.activity import Origin
 from cronwright.engine.identity import Identity
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ class RawJSON(bytes):
 class Ctx:
     """What a handler gets: the parsed call, the conductor, merged params and lazy auth."""
 
-    __slots__ = ("call", "conductor", "params", "_identity")
+    __slots__ = ("_identity", "call", "conductor", "params")
 
     def __init__(self, call: Call, conductor: Conductor, style: ParamStyle) -> None:
         self.call = call
@@ -51,7 +52,7 @@ class Ctx:
         return self._identity
 
     @property
-    def origin(self) -> Any:
+    def origin(self) -> Origin:
         return self.call.origin
 
 

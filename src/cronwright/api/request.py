@@ -86,9 +86,7 @@ async def parse_call(request: Request, *, max_body_bytes: int, max_upload_bytes:
         if raw.strip():
             body = _parse_body(raw, content_type)
     session_id = (
-        request.cookies.get("session_id")
-        or request.headers.get("x-session-id")
-        or _string(body.get("session_id"))
+        request.cookies.get("session_id") or request.headers.get("x-session-id") or _string(body.get("session_id"))
     )
     api_key = request.headers.get("x-api-key") or _string(body.get("api_key")) or _string(query.get("api_key"))
     for source in (body, query):
@@ -195,7 +193,7 @@ async def _read_multipart(request: Request, limit: int) -> tuple[dict[str, Any],
 
 
 def _append(previous: Any, value: str) -> list[Any]:
-    return previous + [value] if isinstance(previous, list) else [previous, value]
+    return [*previous, value] if isinstance(previous, list) else [previous, value]
 
 
 def _origin(request: Request) -> Origin:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import getpass
 import logging
@@ -48,7 +49,9 @@ def main() -> None:
 @click.option("--host", help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (default 5522; 0 picks a free port).")
 @settings_options
-def serve(host: str | None, port: int | None, data_dir: str | None, db_url: str | None, config_file: str | None) -> None:
+def serve(
+    host: str | None, port: int | None, data_dir: str | None, db_url: str | None, config_file: str | None
+) -> None:
     """Start the conductor (HTTP API and engine) in the foreground; Ctrl-C or SIGTERM stops it."""
     settings = _load(config_file, host=host, port=port, data_dir=data_dir, db_url=db_url)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -56,10 +59,8 @@ def serve(host: str | None, port: int | None, data_dir: str | None, db_url: str 
     # SIGTERM/SIGINT end the command quietly with status 0.
     signal.signal(signal.SIGTERM, _request_stop)
     signal.signal(signal.SIGINT, _request_stop)
-    try:
+    with contextlib.suppress(_StopRequested):
         _serve(settings)
-    except _StopRequested:
-        pass
 
 
 class _StopRequested(Exception):
@@ -113,7 +114,8 @@ def _announce(settings: Settings, conductor: Any) -> None:
             click.echo("  User 'admin' password: the value of CRONWRIGHT_ADMIN_PASSWORD")
     click.echo(f"Data: {settings.data_dir.resolve()} ({conductor.store.dialect})")
     click.echo(f"Cronwright {__version__} is listening on {settings.public_url}")
-    click.echo(f"  API docs: {settings.public_url}/api/docs   try: curl -H 'X-API-Key: KEY' {settings.public_url}/api/app/get_events/v1")
+    click.echo(f"  API docs: {settings.public_url}/api/docs")
+    click.echo(f"  Try:      curl -H 'X-API-Key: KEY' {settings.public_url}/api/app/get_events/v1")
     sys.stdout.flush()
 
 
@@ -128,7 +130,11 @@ def apikey() -> None:
 @click.option("--role", "roles", multiple=True, help="Role id (repeatable).")
 @settings_options
 def apikey_create(
-    title: str, privileges: tuple[str, ...], roles: tuple[str, ...], data_dir: str | None, db_url: str | None,
+    title: str,
+    privileges: tuple[str, ...],
+    roles: tuple[str, ...],
+    data_dir: str | None,
+    db_url: str | None,
     config_file: str | None,
 ) -> None:
     """Create an API key and print the plain key (shown only once)."""

@@ -19,15 +19,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cronwright.clock import Clock
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.identity import Identity
+from cronwright.engine.validation import sha256_hex
 from cronwright.errors import Forbidden, RateLimited
 from cronwright.store.base import Store
 
 _hasher = PasswordHasher()
 KEY_RELOAD_INTERVAL_S = 1.0
-
-
-def sha256_hex(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def hash_api_key(plain: str, key_id: str) -> str:
@@ -158,7 +155,7 @@ class Authenticator:
 
     def create_session(self, username: str, origin_ip: str | None = None) -> dict[str, Any]:
         now = self._clock.now()
-        session = {
+        session: dict[str, Any] = {
             "id": secrets.token_hex(32),
             "username": username,
             "created": int(now),

@@ -93,7 +93,9 @@ class Conductor:
         task.add_done_callback(self._tasks.discard)
 
     async def start(self) -> None:
-        self._loops.append(asyncio.create_task(self._every(self.settings.server_info_interval_s, self.servers.refresh_info)))
+        self._loops.append(
+            asyncio.create_task(self._every(self.settings.server_info_interval_s, self.servers.refresh_info))
+        )
         self._loops.append(asyncio.create_task(self._every(3600, self._purge_sessions)))
 
     async def _every(self, interval_s: float, work: Callable[[], Any]) -> None:

@@ -122,9 +122,7 @@ class EntityService:
         self._on_change(kind)
         return doc
 
-    def update(
-        self, kind: Kind, params: dict[str, Any], authenticate: Authenticate, origin: Origin
-    ) -> dict[str, Any]:
+    def update(self, kind: Kind, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> dict[str, Any]:
         require_params(params, {"id": ID_RE})
         request = dict(params)
         _drop(request, SERVER_SET_KEYS + kind.immutable + ("revision",))
@@ -153,9 +151,7 @@ class EntityService:
             return merged
         raise AssertionError("unreachable")
 
-    def delete(
-        self, kind: Kind, params: dict[str, Any], authenticate: Authenticate, origin: Origin
-    ) -> dict[str, Any]:
+    def delete(self, kind: Kind, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> dict[str, Any]:
         require_params(params, {"id": ID_RE})
         who = authenticate()
         self._require(kind, who, 2)

@@ -213,7 +213,7 @@ class EventService:
             )
         if not who.is_admin and isinstance(request.get("params"), dict):
             plugin_changed = "plugin" in request and request["plugin"] != current.get("plugin")
-            old_params = current.get("params") if isinstance(current.get("params"), dict) else {}
+            old_params: dict[str, Any] = current["params"] if isinstance(current.get("params"), dict) else {}
             for definition in locked_params(self._catalog["plugins"].get(merged.get("plugin"))):
                 pid = definition["id"]
                 if plugin_changed or pid not in old_params:

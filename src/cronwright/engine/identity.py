@@ -87,9 +87,7 @@ class Identity:
 
     def require_category(self, category_id: Any) -> None:
         if not self.can_category(category_id):
-            raise Forbidden(
-                "access", f"{self._subject()} the privilege required to access category ID {category_id}."
-            )
+            raise Forbidden("access", f"{self._subject()} the privilege required to access category ID {category_id}.")
 
     def require_group(self, group_id: Any) -> None:
         if not self.can_group(group_id):

@@ -19,9 +19,42 @@ from cronwright.errors import BadRequest, Conflict
 PLUGIN_TYPES = ("event", "monitor", "action", "scheduler")
 KILL_POLICIES = ("none", "parent", "all")
 CATEGORY_COLORS = frozenset(
-    "plain red fire orange tangerine amber gold yellow lemon lime grass green mint emerald aqua teal "
-    "turquoise cyan ice skyblue azure blue sapphire indigo lavender violet orchid purple magenta "
-    "fuchsia hotpink pink blush rose".split()
+    [
+        "plain",
+        "red",
+        "fire",
+        "orange",
+        "tangerine",
+        "amber",
+        "gold",
+        "yellow",
+        "lemon",
+        "lime",
+        "grass",
+        "green",
+        "mint",
+        "emerald",
+        "aqua",
+        "teal",
+        "turquoise",
+        "cyan",
+        "ice",
+        "skyblue",
+        "azure",
+        "blue",
+        "sapphire",
+        "indigo",
+        "lavender",
+        "violet",
+        "orchid",
+        "purple",
+        "magenta",
+        "fuchsia",
+        "hotpink",
+        "pink",
+        "blush",
+        "rose",
+    ]
 )
 _FLAG = ("^(boolean|number)$", r"^(true|false|\d+)$")
 _NUMBER = ("^number$", r"^-?\d+(\.\d+)?(e[+-]?\d+)?$")

@@ -11,14 +11,14 @@ class CatalogLookup:
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
 
-    def get_category(self, doc_id: str) -> dict[str, Any] | None:
+    def get_category(self, doc_id: Any) -> dict[str, Any] | None:
         return self._catalog["categories"].get(doc_id)
 
-    def get_plugin(self, doc_id: str) -> dict[str, Any] | None:
+    def get_plugin(self, doc_id: Any) -> dict[str, Any] | None:
         return self._catalog["plugins"].get(doc_id)
 
-    def get_tag(self, doc_id: str) -> dict[str, Any] | None:
+    def get_tag(self, doc_id: Any) -> dict[str, Any] | None:
         return self._catalog["tags"].get(doc_id)
 
-    def get_event(self, doc_id: str) -> dict[str, Any] | None:
+    def get_event(self, doc_id: Any) -> dict[str, Any] | None:
         return self._catalog["events"].get(doc_id)

@@ -35,43 +35,86 @@ def default_records(now: int) -> dict[str, list[dict[str, Any]]]:
     return {
         "categories": [
             _stamp(
-                {"id": "general", "title": "General", "enabled": True, "color": "plain", "icon": "",
-                 "notes": "", "sort_order": 0, "limits": [], "actions": []},
+                {
+                    "id": "general",
+                    "title": "General",
+                    "enabled": True,
+                    "color": "plain",
+                    "icon": "",
+                    "notes": "",
+                    "sort_order": 0,
+                    "limits": [],
+                    "actions": [],
+                },
                 now,
             )
         ],
         "groups": [
             _stamp(
-                {"id": "main", "title": "Main Group", "hostname_match": ".+", "icon": "", "notes": "",
-                 "sort_order": 0, "max_jobs_per_server": 0},
+                {
+                    "id": "main",
+                    "title": "Main Group",
+                    "hostname_match": ".+",
+                    "icon": "",
+                    "notes": "",
+                    "sort_order": 0,
+                    "max_jobs_per_server": 0,
+                },
                 now,
             )
         ],
         "plugins": [
             _stamp(
                 {
-                    "id": "shellplug", "title": "Shell Script", "type": "event", "enabled": True,
-                    "command": "[shell-plugin]", "kill": "all", "icon": "console", "stock": True,
+                    "id": "shellplug",
+                    "title": "Shell Script",
+                    "type": "event",
+                    "enabled": True,
+                    "command": "[shell-plugin]",
+                    "kill": "all",
+                    "icon": "console",
+                    "stock": True,
                     "notes": "Runs a shell script (the shebang line selects the interpreter).",
                     "params": [
-                        {"id": "script", "title": "Script Source", "type": "code",
-                         "value": SHELL_SCRIPT_DEFAULT, "required": True, "locked": True},
-                        {"id": "annotate", "title": "Add Date/Time Stamps to Log", "type": "checkbox",
-                         "value": False},
+                        {
+                            "id": "script",
+                            "title": "Script Source",
+                            "type": "code",
+                            "value": SHELL_SCRIPT_DEFAULT,
+                            "required": True,
+                            "locked": True,
+                        },
+                        {"id": "annotate", "title": "Add Date/Time Stamps to Log", "type": "checkbox", "value": False},
                     ],
                 },
                 now,
             ),
             _stamp(
                 {
-                    "id": "testplug", "title": "Test Plugin", "type": "event", "enabled": True,
-                    "command": "[test-plugin]", "kill": "all", "icon": "test-tube", "stock": True,
+                    "id": "testplug",
+                    "title": "Test Plugin",
+                    "type": "event",
+                    "enabled": True,
+                    "command": "[test-plugin]",
+                    "kill": "all",
+                    "icon": "test-tube",
+                    "stock": True,
                     "notes": "Reports progress for a while, then ends with the chosen result.",
                     "params": [
-                        {"id": "duration", "title": "Duration (seconds)", "type": "text", "variant": "number",
-                         "value": "60", "required": True},
-                        {"id": "action", "title": "Result", "type": "select",
-                         "value": "Success, Error, Warning, Critical, Crash"},
+                        {
+                            "id": "duration",
+                            "title": "Duration (seconds)",
+                            "type": "text",
+                            "variant": "number",
+                            "value": "60",
+                            "required": True,
+                        },
+                        {
+                            "id": "action",
+                            "title": "Result",
+                            "type": "select",
+                            "value": "Success, Error, Warning, Critical, Crash",
+                        },
                         {"id": "custom", "title": "Custom Data", "type": "text", "value": ""},
                         {"id": "burn", "title": "Burn CPU", "type": "checkbox", "value": False},
                         {"id": "upload", "title": "Upload Sample File", "type": "checkbox", "value": False},
@@ -86,8 +129,14 @@ def default_records(now: int) -> dict[str, list[dict[str, Any]]]:
         ],
         "roles": [
             _stamp(
-                {"id": "all", "title": "All Users", "enabled": True, "categories": [], "groups": [],
-                 "privileges": {"create_events": True, "edit_events": True, "run_jobs": True, "tag_jobs": True}},
+                {
+                    "id": "all",
+                    "title": "All Users",
+                    "enabled": True,
+                    "categories": [],
+                    "groups": [],
+                    "privileges": {"create_events": True, "edit_events": True, "run_jobs": True, "tag_jobs": True},
+                },
                 now,
             )
         ],
@@ -103,14 +152,30 @@ def ensure_installed(store: Store, now: float, environ: dict[str, str]) -> First
     plain_key = environ.get("CRONWRIGHT_ADMIN_KEY") or new_plain_key()
     key_id = generate_id("k")
     admin_key = {
-        "id": key_id, "title": "Admin Key", "description": "Created at first start.", "active": 1,
-        "privileges": {"admin": True}, "key": hash_api_key(plain_key, key_id), "mask": mask_key(plain_key),
-        "username": "admin", "created": stamp, "modified": stamp, "revision": 1,
+        "id": key_id,
+        "title": "Admin Key",
+        "description": "Created at first start.",
+        "active": 1,
+        "privileges": {"admin": True},
+        "key": hash_api_key(plain_key, key_id),
+        "mask": mask_key(plain_key),
+        "username": "admin",
+        "created": stamp,
+        "modified": stamp,
+        "revision": 1,
     }
     admin_user = {
-        "id": "admin", "username": "admin", "full_name": "Administrator", "email": "admin@localhost",
-        "active": 1, "privileges": {"admin": True}, "roles": [], "password": hash_password(password),
-        "created": stamp, "modified": stamp, "revision": 1,
+        "id": "admin",
+        "username": "admin",
+        "full_name": "Administrator",
+        "email": "admin@localhost",
+        "active": 1,
+        "privileges": {"admin": True},
+        "roles": [],
+        "password": hash_password(password),
+        "created": stamp,
+        "modified": stamp,
+        "revision": 1,
     }
     with store.write() as w:
         if not w.insert_kv_once("install", {"version": __version__, "date": stamp}):

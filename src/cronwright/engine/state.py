@@ -54,8 +54,14 @@ class GlobalState:
         with self._store.write() as w:
             w.set_kv("state", state)
             activity.record(
-                w, "state_update", epoch=now, description="Global state updated", who=who, origin=origin,
-                keywords=list(changes), params=changes,
+                w,
+                "state_update",
+                epoch=now,
+                description="Global state updated",
+                who=who,
+                origin=origin,
+                keywords=list(changes),
+                params=changes,
             )
         self._state = state
         return state

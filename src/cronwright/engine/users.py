@@ -42,9 +42,7 @@ class UserService:
         with self._catalog.transaction() as tx:
             if new_hash:
                 tx.update("users", {**user, "password": new_hash}, expected_revision=None)
-            activity.record(
-                tx.writer, "user_login", epoch=now, description=user["username"], who=who, origin=origin
-            )
+            activity.record(tx.writer, "user_login", epoch=now, description=user["username"], who=who, origin=origin)
         return session, public_user(self._catalog["users"].get(user["id"]) or user)
 
     def logout(self, session_id: str | None, origin: Origin) -> None:

@@ -152,17 +152,18 @@ _DOCS: dict[str, type[BaseModel]] = {
 
 @cache
 def entity_models(one: str, many: str) -> EntityModels:
-    doc = _DOCS[one]
+    doc: Any = _DOCS[one]
     stem = "".join(part.title() for part in one.split("_"))
     create_fields: dict[str, Any] = {"id": (str | None, None)}
-    created_fields: dict[str, Any] = {one: (doc, ...)}
+    single_fields: dict[str, Any] = {one: (doc, ...)}
+    created_fields: dict[str, Any] = dict(single_fields)
     if one == "api_key":
         created_fields["plain_key"] = (str, Field(description="The plain key, shown only in this response."))
     return EntityModels(
         listing=create_model(f"{stem}List", __base__=Envelope, rows=(list[doc], ...), list=(ListInfo, ...)),
-        single=create_model(f"{stem}Result", __base__=Envelope, **{one: (doc, ...)}),
+        single=create_model(f"{stem}Result", __base__=Envelope, **single_fields),
         create=create_model(f"{stem}Create", __base__=doc, **create_fields),
         created=create_model(f"{stem}Created", __base__=Envelope, **created_fields),
         update=create_model(f"{stem}Update", __base__=Request, id=(str, ...)),
-        updated=create_model(f"{stem}Updated", __base__=Envelope, **({one: (doc, ...)} if one == "plugin" else {})),
+        updated=create_model(f"{stem}Updated", __base__=Envelope, **(single_fields if one == "plugin" else {})),
     )

@@ -25,8 +25,21 @@ class Stamped(Doc):
 
 
 TriggerType = Literal[
-    "manual", "schedule", "interval", "single", "catchup", "range", "blackout", "delay",
-    "precision", "nth", "quiet", "startup", "magic", "plugin", "keyboard",
+    "manual",
+    "schedule",
+    "interval",
+    "single",
+    "catchup",
+    "range",
+    "blackout",
+    "delay",
+    "precision",
+    "nth",
+    "quiet",
+    "startup",
+    "magic",
+    "plugin",
+    "keyboard",
 ]
 
 
@@ -93,8 +106,10 @@ class EventFields(Doc):
     category: str
     targets: list[str] = Field(description="Server ids and/or group ids.")
     plugin: str
-    algo: str = Field(description="random, round_robin, least_cpu, least_mem, fewest_jobs, prefer_first, "
-                                  "prefer_last, prefer_first_natural, prefer_last_natural, multiplex, monitor:<id>")
+    algo: str = Field(
+        description="random, round_robin, least_cpu, least_mem, fewest_jobs, prefer_first, "
+        "prefer_last, prefer_first_natural, prefer_last_natural, multiplex, monitor:<id>"
+    )
     params: dict[str, Any] | None = None
     triggers: list[Trigger] | None = None
     limits: list[Limit] | None = None

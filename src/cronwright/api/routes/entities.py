@@ -28,13 +28,18 @@ def _routes(kind: Kind) -> EndpointSet:
     else:
         create_priv, edit_priv, delete_priv = kind.privileges
         rules = {
-            "list": "Any valid identity.", "get": "Any valid identity.",
-            "create": f"Requires `{create_priv}`.", "update": f"Requires `{edit_priv}`; a shallow merge.",
+            "list": "Any valid identity.",
+            "get": "Any valid identity.",
+            "create": f"Requires `{create_priv}`.",
+            "update": f"Requires `{edit_priv}`; a shallow merge.",
             "delete": f"Requires `{delete_priv}`.",
         }
 
     @router.endpoint(
-        f"get_{kind.many}", style="read", summary=f"List {kind.many.replace('_', ' ')}", response=models.listing,
+        f"get_{kind.many}",
+        style="read",
+        summary=f"List {kind.many.replace('_', ' ')}",
+        response=models.listing,
         description=rules["list"],
     )
     def list_all(ctx: Ctx) -> dict[str, Any]:
@@ -42,15 +47,23 @@ def _routes(kind: Kind) -> EndpointSet:
         return {"rows": rows, "list": {"length": len(rows)}}
 
     @router.endpoint(
-        f"get_{kind.one}", style="read", summary=f"Get one {kind.title.lower()}", request=m.IdRequest,
-        response=models.single, description=rules["get"],
+        f"get_{kind.one}",
+        style="read",
+        summary=f"Get one {kind.title.lower()}",
+        request=m.IdRequest,
+        response=models.single,
+        description=rules["get"],
     )
     def get_one(ctx: Ctx) -> dict[str, Any]:
         return {kind.one: ctx.conductor.entities.get(kind, ctx.params, ctx.authenticate)}
 
     @router.endpoint(
-        f"create_{kind.one}", style="write", summary=f"Create a {kind.title.lower()}", request=models.create,
-        response=models.created, description=rules["create"],
+        f"create_{kind.one}",
+        style="write",
+        summary=f"Create a {kind.title.lower()}",
+        request=models.create,
+        response=models.created,
+        description=rules["create"],
     )
     def create(ctx: Ctx) -> dict[str, Any]:
         if kind is API_KEYS:
@@ -59,16 +72,24 @@ def _routes(kind: Kind) -> EndpointSet:
         return {kind.one: ctx.conductor.entities.create(kind, ctx.params, ctx.authenticate, ctx.origin)}
 
     @router.endpoint(
-        f"update_{kind.one}", style="write", summary=f"Update a {kind.title.lower()}", request=models.update,
-        response=models.updated, description=rules["update"],
+        f"update_{kind.one}",
+        style="write",
+        summary=f"Update a {kind.title.lower()}",
+        request=models.update,
+        response=models.updated,
+        description=rules["update"],
     )
     def update(ctx: Ctx) -> dict[str, Any]:
         doc = ctx.conductor.entities.update(kind, ctx.params, ctx.authenticate, ctx.origin)
         return {kind.one: doc} if kind.update_returns_doc else {}
 
     @router.endpoint(
-        f"delete_{kind.one}", style="write", summary=f"Delete a {kind.title.lower()}", request=m.IdRequest,
-        response=m.Ok, description=rules["delete"],
+        f"delete_{kind.one}",
+        style="write",
+        summary=f"Delete a {kind.title.lower()}",
+        request=m.IdRequest,
+        response=m.Ok,
+        description=rules["delete"],
     )
     def delete(ctx: Ctx) -> dict[str, Any]:
         doc = ctx.conductor.entities.delete(kind, ctx.params, ctx.authenticate, ctx.origin)

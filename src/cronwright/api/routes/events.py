@@ -29,14 +29,18 @@ def get_event(ctx: Ctx) -> dict[str, Any]:
     return ctx.conductor.events.get_event(ctx.params, ctx.authenticate)
 
 
-@router.endpoint("create_event", style="write", summary="Create an event", request=m.EventCreate, response=m.EventResult)
+@router.endpoint(
+    "create_event", style="write", summary="Create an event", request=m.EventCreate, response=m.EventResult
+)
 def create_event(ctx: Ctx) -> dict[str, Any]:
     """Requires `create_events` and scope on the category and targets. The payload is validated
     before authentication."""
     return {"event": ctx.conductor.events.create_event(ctx.params, ctx.authenticate, ctx.origin)}
 
 
-@router.endpoint("update_event", style="write", summary="Update an event", request=m.EventUpdate, response=m.EventResult)
+@router.endpoint(
+    "update_event", style="write", summary="Update an event", request=m.EventUpdate, response=m.EventResult
+)
 def update_event(ctx: Ctx) -> dict[str, Any]:
     """Shallow merge into the stored event (each given key replaces the stored value). Requires
     `edit_events`. Send `revision` for compare-and-set; `update_state` changes the event's state."""
@@ -52,8 +56,13 @@ def delete_event(ctx: Ctx) -> dict[str, Any]:
 
 
 @router.endpoint(
-    "run_event", style="run", summary="Run an event now", request=m.RunEventRequest, response=m.RunEventResult,
-    suffix=True, multipart=True,
+    "run_event",
+    style="run",
+    summary="Run an event now",
+    request=m.RunEventRequest,
+    response=m.RunEventResult,
+    suffix=True,
+    multipart=True,
 )
 def run_event(ctx: Ctx) -> dict[str, Any]:
     """Starts a job of the event (by `id` or `title`) with optional `params`, `input`, `tags` and
@@ -69,7 +78,10 @@ def run_event(ctx: Ctx) -> dict[str, Any]:
 
 
 @router.endpoint(
-    "get_event_history", style="read", summary="Revision history of an event", request=m.HistoryRequest,
+    "get_event_history",
+    style="read",
+    summary="Revision history of an event",
+    request=m.HistoryRequest,
     response=m.ActivityList,
 )
 def get_event_history(ctx: Ctx) -> dict[str, Any]:

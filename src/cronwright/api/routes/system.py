@@ -27,9 +27,7 @@ def error(ctx: Ctx) -> dict[str, Any]:
     raise CwError("test", "This is a test error message.", 400)
 
 
-@router.endpoint(
-    "get_active_servers", style="read", summary="List connected servers", response=m.ServerList
-)
+@router.endpoint("get_active_servers", style="read", summary="List connected servers", response=m.ServerList)
 def get_active_servers(ctx: Ctx) -> dict[str, Any]:
     """Connected servers (the conductor's own machine in the embedded setup) with live load and
     memory figures; group-limited callers see servers of their groups only."""
@@ -38,7 +36,10 @@ def get_active_servers(ctx: Ctx) -> dict[str, Any]:
 
 
 @router.endpoint(
-    "get_active_server", style="read", summary="Get one connected server", request=m.IdRequest,
+    "get_active_server",
+    style="read",
+    summary="Get one connected server",
+    request=m.IdRequest,
     response=m.ServerResult,
 )
 def get_active_server(ctx: Ctx) -> dict[str, Any]:
@@ -59,7 +60,10 @@ def get_global_state(ctx: Ctx) -> dict[str, Any]:
 
 
 @router.endpoint(
-    "update_global_state", style="write", summary="Change the global state", request=m.StateUpdate,
+    "update_global_state",
+    style="write",
+    summary="Change the global state",
+    request=m.StateUpdate,
     response=m.StateResult,
 )
 def update_global_state(ctx: Ctx) -> dict[str, Any]:
@@ -70,7 +74,10 @@ def update_global_state(ctx: Ctx) -> dict[str, Any]:
 
 
 @router.endpoint(
-    "search_activity", style="read", summary="Search the activity log", request=m.SearchRequest,
+    "search_activity",
+    style="read",
+    summary="Search the activity log",
+    request=m.SearchRequest,
     response=m.ActivityList,
 )
 def search_activity(ctx: Ctx) -> dict[str, Any]:
@@ -88,6 +95,5 @@ def search_activity(ctx: Ctx) -> dict[str, Any]:
     rows, total = ctx.conductor.store.search_activity(
         ActivityQuery(actions=actions, keywords=keywords, offset=offset, limit=limit, newest_first=newest_first)
     )
-    for row in rows:
-        row["useragent"] = (row.get("headers") or {}).get("user-agent", "")
-    return {"rows": [public_row(r) | {"useragent": r["useragent"]} for r in rows], "list": {"length": total}}
+    shown = [{**public_row(r), "useragent": (r.get("headers") or {}).get("user-agent", "")} for r in rows]
+    return {"rows": shown, "list": {"length": total}}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.responses import Response
 
 from cronwright import jsonutil
@@ -29,6 +27,8 @@ def login(ctx: Ctx) -> Response:
 def logout(ctx: Ctx) -> Response:
     """Ends the caller's session."""
     ctx.conductor.users.logout(ctx.call.session_id, ctx.origin)
-    response = Response(jsonutil.dumps({"code": 0}), media_type="application/json", headers={"cache-control": "no-store"})
+    response = Response(
+        jsonutil.dumps({"code": 0}), media_type="application/json", headers={"cache-control": "no-store"}
+    )
     response.delete_cookie("session_id", path="/")
     return response

@@ -174,21 +174,23 @@ def _is_string_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
-_TYPE_CHECKS: Mapping[str, ActionCheck] = MappingProxyType({
-    "email": _check_email,
-    "web_hook": _check_web_hook,
-    "run_event": _check_run_event,
-    "disable": _no_fields,
-    "delete": _no_fields,
-    "tag": _check_tag,
-    "label": _check_label,
-    "plugin": _check_plugin,
-    "channel": _check_channel,
-    "snapshot": _no_fields,
-    "suspend": _no_fields,
-    "store": _check_bucket,
-    "fetch": _check_bucket,
-    "ticket": _check_ticket,
-})
+_TYPE_CHECKS: Mapping[str, ActionCheck] = MappingProxyType(
+    {
+        "email": _check_email,
+        "web_hook": _check_web_hook,
+        "run_event": _check_run_event,
+        "disable": _no_fields,
+        "delete": _no_fields,
+        "tag": _check_tag,
+        "label": _check_label,
+        "plugin": _check_plugin,
+        "channel": _check_channel,
+        "snapshot": _no_fields,
+        "suspend": _no_fields,
+        "store": _check_bucket,
+        "fetch": _check_bucket,
+        "ticket": _check_ticket,
+    }
+)
 
 ACTION_TYPES: frozenset[str] = frozenset(_TYPE_CHECKS)

@@ -13,8 +13,8 @@ from typing import Any
 from cronwright.engine.validation.actions import validate_actions
 from cronwright.engine.validation.fields import validate_fields
 from cronwright.engine.validation.jsvalue import js_string, js_truthy
-from cronwright.engine.validation.lookup import Lookup
 from cronwright.engine.validation.limits import validate_limits
+from cronwright.engine.validation.lookup import Lookup
 from cronwright.engine.validation.paramdefs import validate_param_values
 from cronwright.engine.validation.params import (
     has_reserved_override_key,
@@ -35,15 +35,17 @@ from cronwright.errors import api_error
 
 _STRING = r"^(string)$"
 # Step 1: optional typed fields, as (JS type pattern, value pattern).
-OPTIONAL_EVENT_RULES = MappingProxyType({
-    "algo": (_STRING, ALGO_RE),
-    "category": (_STRING, WORD_RE),
-    "enabled": (r"^(boolean|number)$", ENABLED_VALUE_RE),
-    "id": (_STRING, WORD_RE),
-    "notes": (_STRING, ANY_RE),
-    "plugin": (_STRING, WORD_RE),
-    "title": (_STRING, NON_SPACE_RE),
-})
+OPTIONAL_EVENT_RULES = MappingProxyType(
+    {
+        "algo": (_STRING, ALGO_RE),
+        "category": (_STRING, WORD_RE),
+        "enabled": (r"^(boolean|number)$", ENABLED_VALUE_RE),
+        "id": (_STRING, WORD_RE),
+        "notes": (_STRING, ANY_RE),
+        "plugin": (_STRING, WORD_RE),
+        "title": (_STRING, NON_SPACE_RE),
+    }
+)
 # events.md §3.4 step 1 (``id`` must already be generated when absent).
 CREATE_RULES = MappingProxyType({"id": ID_RE, "title": NON_SPACE_RE, "enabled": ENABLED_VALUE_RE, "category": WORD_RE})
 
@@ -105,7 +107,7 @@ def _check_references(event: dict[str, Any], lookup: Lookup) -> dict[str, Any] |
     if js_truthy(category) and not isinstance(lookup.get_category(category), dict):
         raise api_error(f"Category not found: {category}")
     plugin_id = event.get("plugin")
-    if not js_truthy(plugin_id) or plugin_id.startswith("_"):
+    if not js_truthy(plugin_id) or str(plugin_id).startswith("_"):
         return None
     plugin = lookup.get_plugin(plugin_id)
     if not isinstance(plugin, dict):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 # Arrays nested deeper than this render as "" in js_string (JSON from the wire is rarely deeper;
 # the cap keeps the conversion free of RecursionError on hostile input).
@@ -75,7 +75,7 @@ def js_loose_true(value: Any) -> bool:
     return False
 
 
-def is_positive_integer_number(value: Any) -> bool:
+def is_positive_integer_number(value: Any) -> TypeGuard[int | float]:
     """A JSON number, truthy, whose JS string form is all digits (xyOps ``RE_POS_INT`` on a number)."""
     if not (is_js_number(value) and js_truthy(value)):
         return False

@@ -24,35 +24,35 @@ RUNTIME_LIMIT_TYPES = frozenset({"time", "log", "mem", "cpu"})
 
 _REQUIRED, _OPTIONAL = True, False
 # type → ((key, required, message), ...), checked in order.
-_NUMERIC_RULES: Mapping[str, tuple[tuple[str, bool, str], ...]] = MappingProxyType({
-    "time": (("duration", _REQUIRED, "Invalid time timit (not a number)"),),  # sic, as xyOps
-    "job": (("amount", _REQUIRED, "Invalid max jobs (must be a positive number)"),),
-    "queue": (("amount", _OPTIONAL, "Invalid max queue (not a number)"),),
-    "retry": (
-        ("amount", _OPTIONAL, "Invalid max retries (not a number)"),
-        ("duration", _OPTIONAL, "Invalid retry delay (not a number)"),
-    ),
-    "log": (("amount", _REQUIRED, "Invalid max log size (not a number)"),),
-    "mem": (
-        ("amount", _REQUIRED, "Invalid memory amount (not a number)"),
-        ("duration", _OPTIONAL, "Invalid memory duration (not a number)"),
-    ),
-    "cpu": (
-        ("amount", _REQUIRED, "Invalid CPU amount (not a number)"),
-        ("duration", _OPTIONAL, "Invalid CPU duration (not a number)"),
-    ),
-    "file": (
-        ("amount", _OPTIONAL, "Invalid max files (not a number)"),
-        ("size", _OPTIONAL, "Invalid max file size (not a number)"),
-    ),
-    "day": (("amount", _OPTIONAL, "Invalid max condition count (not a number)"),),
-    "tag": (("amount", _OPTIONAL, "Invalid max tags (not a number)"),),
-})
+_NUMERIC_RULES: Mapping[str, tuple[tuple[str, bool, str], ...]] = MappingProxyType(
+    {
+        "time": (("duration", _REQUIRED, "Invalid time timit (not a number)"),),  # sic, as xyOps
+        "job": (("amount", _REQUIRED, "Invalid max jobs (must be a positive number)"),),
+        "queue": (("amount", _OPTIONAL, "Invalid max queue (not a number)"),),
+        "retry": (
+            ("amount", _OPTIONAL, "Invalid max retries (not a number)"),
+            ("duration", _OPTIONAL, "Invalid retry delay (not a number)"),
+        ),
+        "log": (("amount", _REQUIRED, "Invalid max log size (not a number)"),),
+        "mem": (
+            ("amount", _REQUIRED, "Invalid memory amount (not a number)"),
+            ("duration", _OPTIONAL, "Invalid memory duration (not a number)"),
+        ),
+        "cpu": (
+            ("amount", _REQUIRED, "Invalid CPU amount (not a number)"),
+            ("duration", _OPTIONAL, "Invalid CPU duration (not a number)"),
+        ),
+        "file": (
+            ("amount", _OPTIONAL, "Invalid max files (not a number)"),
+            ("size", _OPTIONAL, "Invalid max file size (not a number)"),
+        ),
+        "day": (("amount", _OPTIONAL, "Invalid max condition count (not a number)"),),
+        "tag": (("amount", _OPTIONAL, "Invalid max tags (not a number)"),),
+    }
+)
 _ACCEPT_ILLEGAL_CHARS = re.compile(r"[^\w\s\-.,]", re.ASCII)
 
-QUEUE_NEEDS_JOB = (
-    "Limit Configuration: The 'Max Queue Limit' requires a 'Max Concurrent Jobs' limit to be present."
-)
+QUEUE_NEEDS_JOB = "Limit Configuration: The 'Max Queue Limit' requires a 'Max Concurrent Jobs' limit to be present."
 
 
 def validate_limits(limits: Any) -> None:

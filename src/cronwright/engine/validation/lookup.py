@@ -16,13 +16,13 @@ Record = dict[str, Any]
 class Lookup(Protocol):
     """Find categories, plugins, tags and events by id; ``None`` when there is no such record."""
 
-    def get_category(self, id: str) -> Record | None: ...
+    def get_category(self, id: Any) -> Record | None: ...
 
-    def get_plugin(self, id: str) -> Record | None: ...
+    def get_plugin(self, id: Any) -> Record | None: ...
 
-    def get_tag(self, id: str) -> Record | None: ...
+    def get_tag(self, id: Any) -> Record | None: ...
 
-    def get_event(self, id: str) -> Record | None: ...
+    def get_event(self, id: Any) -> Record | None: ...
 
 
 @dataclass(frozen=True)
@@ -34,16 +34,16 @@ class DictLookup:
     tags: Mapping[str, Record] = field(default_factory=dict)
     events: Mapping[str, Record] = field(default_factory=dict)
 
-    def get_category(self, id: str) -> Record | None:
+    def get_category(self, id: Any) -> Record | None:
         return _get(self.categories, id)
 
-    def get_plugin(self, id: str) -> Record | None:
+    def get_plugin(self, id: Any) -> Record | None:
         return _get(self.plugins, id)
 
-    def get_tag(self, id: str) -> Record | None:
+    def get_tag(self, id: Any) -> Record | None:
         return _get(self.tags, id)
 
-    def get_event(self, id: str) -> Record | None:
+    def get_event(self, id: Any) -> Record | None:
         return _get(self.events, id)
 
 

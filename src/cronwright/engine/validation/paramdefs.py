@@ -86,7 +86,7 @@ def validate_param_definitions(
         ident = item.get("id")
         prefix = f"Malformed {what} '{js_string(ident) if js_truthy(ident) else 'n/a'}'"
         _check_definition_id(ident, prefix, seen, noun, locked_ids)
-        seen.add(ident)
+        seen.add(str(ident))
         _check_definition_body(item, prefix, require_title)
 
 
@@ -119,9 +119,7 @@ def validate_param_values(defs: Any, values: Any, prefix: str) -> None:
             raise api_error(f"{prefix}: Parameter '{ident}' value is invalid (range).")
 
 
-def _check_definition_id(
-    ident: Any, prefix: str, seen: set[str], noun: str, locked_ids: Collection[str]
-) -> None:
+def _check_definition_id(ident: Any, prefix: str, seen: set[str], noun: str, locked_ids: Collection[str]) -> None:
     if not isinstance(ident, str):
         raise api_error(f"{prefix}: ID must be a string")
     if not PARAM_ID_RE.match(ident):

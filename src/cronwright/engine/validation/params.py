@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from cronwright.engine.validation.jsvalue import js_string, js_truthy, js_typeof
 from cronwright.engine.validation.paramdefs import validate_param_definitions, validate_param_values
@@ -107,12 +107,12 @@ def strip_html_fields(doc: dict[str, Any]) -> None:
             doc[key] = HTML_TAG_RE.sub("", value)
 
 
-def is_id(value: Any) -> bool:
+def is_id(value: Any) -> TypeGuard[str]:
     """True for a lookup id string (``^[a-z0-9_]+$``)."""
     return isinstance(value, str) and ID_RE.match(value) is not None
 
 
-def is_word(value: Any) -> bool:
+def is_word(value: Any) -> TypeGuard[str]:
     """True for a reference id string (``^\\w+$``, ASCII)."""
     return isinstance(value, str) and WORD_RE.match(value) is not None
 

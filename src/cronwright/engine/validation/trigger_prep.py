@@ -18,11 +18,13 @@ from cronwright.engine.validation.jsvalue import is_js_number, js_string, js_tru
 # events.md §7.3: trigger types that receive field defaults in their params.
 FIELD_DEFAULT_TYPES = frozenset({"schedule", "single", "interval", "startup", "keyboard"})
 # events.md §5.3: epoch keys floored to a whole minute on save.
-EPOCH_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "single": ("epoch",),
-    "range": ("start", "end"),
-    "blackout": ("start", "end"),
-})
+EPOCH_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "single": ("epoch",),
+        "range": ("start", "end"),
+        "blackout": ("start", "end"),
+    }
+)
 
 
 def apply_field_defaults(triggers: Any, fields: Any) -> None:

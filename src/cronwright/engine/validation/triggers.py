@@ -13,7 +13,7 @@ import math
 import zoneinfo
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 from cronwright.engine.validation.jsvalue import (
     is_js_number,
@@ -41,14 +41,16 @@ __all__ = [
 ]
 
 # key → (min, max, zero allowed); max None = unbounded.
-_SCHEDULE_RANGES: Mapping[str, tuple[int, int | None, bool]] = MappingProxyType({
-    "years": (1, None, True),
-    "months": (1, 12, True),
-    "days": (-7, 31, False),
-    "weekdays": (0, 6, True),
-    "hours": (0, 23, True),
-    "minutes": (0, 59, True),
-})
+_SCHEDULE_RANGES: Mapping[str, tuple[int, int | None, bool]] = MappingProxyType(
+    {
+        "years": (1, None, True),
+        "months": (1, 12, True),
+        "days": (-7, 31, False),
+        "weekdays": (0, 6, True),
+        "hours": (0, 23, True),
+        "minutes": (0, 59, True),
+    }
+)
 
 # Types of which at most one may be enabled, with the name used in the message.
 _UNIQUE_TYPES = (
@@ -168,7 +170,7 @@ def _check_range(trigger: dict[str, Any], prefix: str, lookup: Lookup) -> None:
         raise api_error(f"{prefix}: Invalid start date/time specified for range")
     if js_truthy(end) and not is_positive_integer_number(end):
         raise api_error(f"{prefix}: Invalid end date/time specified for range")
-    if js_truthy(start) and js_truthy(end) and start > end:
+    if is_positive_integer_number(start) and is_positive_integer_number(end) and start > end:
         raise api_error(f"{prefix}: Invalid date range.  The start date cannot come after the end date.")
 
 
@@ -181,9 +183,7 @@ def _check_blackout(trigger: dict[str, Any], prefix: str, lookup: Lookup) -> Non
     if not is_positive_integer_number(end):
         raise api_error(f"{prefix}: Invalid end date/time specified for blackout")
     if start > end:
-        raise api_error(
-            f"{prefix}: Invalid date range for blackout.  The start date cannot come after the end date."
-        )
+        raise api_error(f"{prefix}: Invalid date range for blackout.  The start date cannot come after the end date.")
 
 
 def _check_delay(trigger: dict[str, Any], prefix: str, lookup: Lookup) -> None:
@@ -237,7 +237,7 @@ def _check_plugin(trigger: dict[str, Any], prefix: str, lookup: Lookup) -> None:
     _check_timezone(trigger, prefix)
 
 
-def _is_integral(value: Any) -> bool:
+def _is_integral(value: Any) -> TypeGuard[int | float]:
     if isinstance(value, bool):
         return False
     return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
@@ -249,22 +249,24 @@ def _is_positive_finite(value: Any) -> bool:
     return isinstance(value, int) or math.isfinite(value)
 
 
-_TYPE_CHECKS: Mapping[str, TriggerCheck] = MappingProxyType({
-    "manual": _no_fields,
-    "schedule": _check_schedule,
-    "interval": _check_interval,
-    "single": _check_single,
-    "catchup": _no_fields,
-    "range": _check_range,
-    "blackout": _check_blackout,
-    "delay": _check_delay,
-    "precision": _check_precision,
-    "nth": _check_nth,
-    "quiet": _check_quiet,
-    "startup": _no_fields,
-    "magic": _no_fields,
-    "plugin": _check_plugin,
-    "keyboard": _check_keyboard,
-})
+_TYPE_CHECKS: Mapping[str, TriggerCheck] = MappingProxyType(
+    {
+        "manual": _no_fields,
+        "schedule": _check_schedule,
+        "interval": _check_interval,
+        "single": _check_single,
+        "catchup": _no_fields,
+        "range": _check_range,
+        "blackout": _check_blackout,
+        "delay": _check_delay,
+        "precision": _check_precision,
+        "nth": _check_nth,
+        "quiet": _check_quiet,
+        "startup": _no_fields,
+        "magic": _no_fields,
+        "plugin": _check_plugin,
+        "keyboard": _check_keyboard,
+    }
+)
 
 TRIGGER_TYPES: frozenset[str] = frozenset(_TYPE_CHECKS)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, MetaData, func, inspect, insert, select, text
+from sqlalchemy import Connection, Engine, MetaData, func, insert, inspect, select, text
 
 from cronwright.store.base import SchemaTooNew, StoreError
 from cronwright.store.sql import tables
@@ -63,10 +63,7 @@ def migrate(
         if version == 0:
             existing = set(inspect(conn).get_table_names()) & set(metadata.tables)
             if existing:
-                raise StoreError(
-                    "Database has Cronwright tables but no schema version: "
-                    + ", ".join(sorted(existing))
-                )
+                raise StoreError("Database has Cronwright tables but no schema version: " + ", ".join(sorted(existing)))
             metadata.create_all(conn)
             _stamp(conn, migrations[-1])
             return latest

@@ -92,9 +92,7 @@ class SqlWriter:
         try:
             with self.conn.begin_nested():
                 self.conn.execute(
-                    insert(table).values(
-                        id=doc["id"], seq=seq, revision=doc.get("revision") or 0, doc=_dumps(doc)
-                    )
+                    insert(table).values(id=doc["id"], seq=seq, revision=doc.get("revision") or 0, doc=_dumps(doc))
                 )
         except IntegrityError as exc:
             raise DuplicateId(f"{kind}/{doc['id']}") from exc
@@ -104,9 +102,7 @@ class SqlWriter:
         stmt = update(table).where(table.c.id == doc["id"])
         if expected_revision is not None:
             stmt = stmt.where(table.c.revision == expected_revision)
-        result = self.conn.execute(
-            stmt.values(revision=doc.get("revision") or 0, doc=_dumps(doc))
-        )
+        result = self.conn.execute(stmt.values(revision=doc.get("revision") or 0, doc=_dumps(doc)))
         if result.rowcount != 1:
             raise StaleWrite(f"{kind}/{doc['id']}")
 
@@ -142,6 +138,7 @@ class SqlWriter:
                 doc=_dumps(record),
             )
         )
+        assert result.inserted_primary_key is not None
         seq = result.inserted_primary_key[0]
         keywords = {str(k)[:255] for k in record.get("keywords") or () if k not in (None, "")}
         if keywords:
@@ -210,9 +207,8 @@ class SqlStore:
 
     @contextmanager
     def write(self) -> Iterator[SqlWriter]:
-        with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
-            with conn.begin():
-                yield SqlWriter(conn)
+        with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+            yield SqlWriter(conn)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -283,18 +279,14 @@ class SqlStore:
         t = tables.jobs
         with self._read() as conn:
             rows = conn.execute(
-                select(t.c.doc)
-                .where(t.c.event == event_id, t.c.state.in_(states))
-                .order_by(t.c.started.desc())
+                select(t.c.doc).where(t.c.event == event_id, t.c.state.in_(states)).order_by(t.c.started.desc())
             ).scalars()
             return [_loads(doc) for doc in rows]
 
     def count_event_jobs(self, event_id: str, states: tuple[str, ...]) -> int:
         t = tables.jobs
         with self._read() as conn:
-            return conn.execute(
-                select(func.count()).where(t.c.event == event_id, t.c.state.in_(states))
-            ).scalar_one()
+            return conn.execute(select(func.count()).where(t.c.event == event_id, t.c.state.in_(states))).scalar_one()
 
     def delete_event_jobs(self, event_id: str, batch: int = 500) -> Iterator[list[str]]:
         """Delete the completed jobs of an event in batches, yielding each batch's ids."""
