@@ -17,6 +17,7 @@ import psutil
 from cronwright.clock import Clock
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.identity import Identity
+from cronwright.store.base import DuplicateId
 
 
 def local_server_id(hostname: str) -> str:
@@ -44,9 +45,18 @@ class ServerRegistry:
 
     def register_local(self) -> dict[str, Any]:
         """Insert or refresh the local server's record and mark it connected."""
+        try:
+            doc = self._upsert_local()
+        except DuplicateId:  # another conductor on the same database registered it meanwhile
+            self._catalog.refresh("servers", self.local_id)
+            doc = self._upsert_local()
+        self._connected.add(self.local_id)
+        self.refresh_info()
+        return doc
+
+    def _upsert_local(self) -> dict[str, Any]:
         now = int(self._clock.now())
-        servers = self._catalog["servers"]
-        current = servers.get(self.local_id)
+        current = self._catalog["servers"].get(self.local_id)
         doc = {
             "id": self.local_id,
             "hostname": self.hostname,
@@ -67,8 +77,6 @@ class ServerRegistry:
                 tx.insert("servers", doc)
             else:
                 tx.update("servers", doc, expected_revision=None)
-        self._connected.add(self.local_id)
-        self.refresh_info()
         return doc
 
     def _matching_groups(self, hostname: str) -> list[str]:
