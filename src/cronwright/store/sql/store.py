@@ -8,7 +8,9 @@ concurrent writers queue instead of dead-locking.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    Table,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -24,6 +28,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -80,106 +86,146 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+class Statements:
+    """Every write statement, built once per store: executing a prebuilt statement with a parameter
+    dict skips SQLAlchemy's per-call construction and cache-key work (half the cost of a small
+    write). Upserts use the dialect's ``INSERT … ON CONFLICT DO UPDATE`` (SQLite and PostgreSQL)."""
+
+    def __init__(self, dialect: str) -> None:
+        dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        self.insert_doc = {kind: insert(t) for kind, t in tables.definitions.items()}
+        self.update_doc = {
+            kind: update(t)
+            .where(t.c.id == bindparam("b_id"))
+            .values(revision=bindparam("b_revision"), doc=bindparam("b_doc"))
+            for kind, t in tables.definitions.items()
+        }
+        self.update_doc_cas = {
+            kind: update(t)
+            .where(t.c.id == bindparam("b_id"), t.c.revision == bindparam("b_expected"))
+            .values(revision=bindparam("b_revision"), doc=bindparam("b_doc"))
+            for kind, t in tables.definitions.items()
+        }
+        self.delete_doc = {kind: delete(t).where(t.c.id == bindparam("b_id")) for kind, t in tables.definitions.items()}
+        self.insert_activity = insert(tables.activity)
+        self.insert_keywords = insert(tables.activity_keywords)
+        self.insert_kv = insert(tables.kv)
+        self.upsert = {
+            table.name: _upsert_statement(dialect_insert, table, key)
+            for table, key in (
+                (tables.event_state, "event_id"),
+                (tables.kv, "key"),
+                (tables.sessions, "id"),
+                (tables.jobs, "id"),
+            )
+        }
+        self.delete_event_state = delete(tables.event_state).where(tables.event_state.c.event_id == bindparam("b_id"))
+        self.delete_session = delete(tables.sessions).where(tables.sessions.c.id == bindparam("b_id"))
+
+
+def _upsert_statement(dialect_insert: Any, table: Table, key: str) -> Any:
+    stmt = dialect_insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c[key]], set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != key}
+    )
+
+
 class SqlWriter:
     """The write operations of one transaction."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, statements: Statements, seq: Callable[[], int]) -> None:
         self.conn = conn
+        self._st = statements
+        self._seq = seq
 
     def insert_doc(self, kind: str, doc: dict[str, Any]) -> None:
-        table = tables.definitions[kind]
-        seq = self.conn.execute(select(func.coalesce(func.max(table.c.seq), 0) + 1)).scalar_one()
+        row = {"id": doc["id"], "seq": self._seq(), "revision": doc.get("revision") or 0, "doc": _dumps(doc)}
         try:
-            with self.conn.begin_nested():
-                self.conn.execute(
-                    insert(table).values(id=doc["id"], seq=seq, revision=doc.get("revision") or 0, doc=_dumps(doc))
-                )
-        except IntegrityError as exc:
-            raise DuplicateId(f"{kind}/{doc['id']}") from exc
+            self.conn.execute(self._st.insert_doc[kind], row)
+        except IntegrityError as exc:  # the whole transaction is abandoned with it
+            raise DuplicateId(f"{kind}/{doc['id']} already exists") from exc
 
     def update_doc(self, kind: str, doc: dict[str, Any], *, expected_revision: int | None) -> None:
-        table = tables.definitions[kind]
-        stmt = update(table).where(table.c.id == doc["id"])
-        if expected_revision is not None:
-            stmt = stmt.where(table.c.revision == expected_revision)
-        result = self.conn.execute(stmt.values(revision=doc.get("revision") or 0, doc=_dumps(doc)))
+        row = {"b_id": doc["id"], "b_revision": doc.get("revision") or 0, "b_doc": _dumps(doc)}
+        if expected_revision is None:
+            result = self.conn.execute(self._st.update_doc[kind], row)
+        else:
+            result = self.conn.execute(self._st.update_doc_cas[kind], {**row, "b_expected": expected_revision})
         if result.rowcount != 1:
-            raise StaleWrite(f"{kind}/{doc['id']}")
+            raise StaleWrite(f"{kind}/{doc['id']} changed or vanished")
 
     def delete_doc(self, kind: str, doc_id: str) -> bool:
-        table = tables.definitions[kind]
-        return self.conn.execute(delete(table).where(table.c.id == doc_id)).rowcount > 0
+        return self.conn.execute(self._st.delete_doc[kind], {"b_id": doc_id}).rowcount > 0
 
     def set_event_state(self, event_id: str, state: dict[str, Any]) -> None:
-        self._upsert(tables.event_state, "event_id", event_id, state=_dumps(state))
+        self.conn.execute(self._st.upsert["event_state"], {"event_id": event_id, "state": _dumps(state)})
 
     def delete_event_state(self, event_id: str) -> None:
-        t = tables.event_state
-        self.conn.execute(delete(t).where(t.c.event_id == event_id))
+        self.conn.execute(self._st.delete_event_state, {"b_id": event_id})
 
     def set_kv(self, key: str, value: Any) -> None:
-        self._upsert(tables.kv, "key", key, value=_dumps(value))
+        self.conn.execute(self._st.upsert["kv"], {"key": key, "value": _dumps(value)})
 
     def insert_kv_once(self, key: str, value: Any) -> bool:
         try:
             with self.conn.begin_nested():
-                self.conn.execute(insert(tables.kv).values(key=key, value=_dumps(value)))
+                self.conn.execute(self._st.insert_kv, {"key": key, "value": _dumps(value)})
         except IntegrityError:
             return False
         return True
 
     def add_activity(self, record: dict[str, Any]) -> None:
-        result = self.conn.execute(
-            insert(tables.activity).values(
-                id=record["id"],
-                action=record["action"],
-                epoch=int(record["epoch"]),
-                username=record.get("username"),
-                doc=_dumps(record),
-            )
-        )
+        row = {
+            "id": record["id"],
+            "action": record["action"],
+            "epoch": int(record["epoch"]),
+            "username": record.get("username"),
+            "doc": _dumps(record),
+        }
+        result = self.conn.execute(self._st.insert_activity, row)
         assert result.inserted_primary_key is not None
         seq = result.inserted_primary_key[0]
         keywords = {str(k)[:255] for k in record.get("keywords") or () if k not in (None, "")}
         if keywords:
-            self.conn.execute(
-                insert(tables.activity_keywords),
-                [{"keyword": k, "activity_seq": seq} for k in sorted(keywords)],
-            )
+            self.conn.execute(self._st.insert_keywords, [{"keyword": k, "activity_seq": seq} for k in keywords])
 
     def put_session(self, session: dict[str, Any]) -> None:
-        self._upsert(
-            tables.sessions,
-            "id",
-            session["id"],
-            username=session["username"],
-            expires=float(session["expires"]),
-            doc=_dumps(session),
-        )
+        row = {
+            "id": session["id"],
+            "username": session["username"],
+            "expires": float(session["expires"]),
+            "doc": _dumps(session),
+        }
+        self.conn.execute(self._st.upsert["sessions"], row)
 
     def delete_session(self, session_id: str) -> None:
-        t = tables.sessions
-        self.conn.execute(delete(t).where(t.c.id == session_id))
+        self.conn.execute(self._st.delete_session, {"b_id": session_id})
 
     def put_job(self, job: dict[str, Any]) -> None:
-        self._upsert(
-            tables.jobs,
-            "id",
-            job["id"],
-            event=job.get("event") or "",
-            state=job.get("state") or "ready",
-            source=job.get("source"),
-            category=job.get("category"),
-            started=job.get("started"),
-            completed=job.get("completed"),
-            doc=_dumps(job),
-        )
+        row = {
+            "id": job["id"],
+            "event": job.get("event") or "",
+            "state": job.get("state") or "ready",
+            "source": job.get("source"),
+            "category": job.get("category"),
+            "started": job.get("started"),
+            "completed": job.get("completed"),
+            "doc": _dumps(job),
+        }
+        self.conn.execute(self._st.upsert["jobs"], row)
 
-    def _upsert(self, table: Any, key_col: str, key: str, **values: Any) -> None:
-        key_column = table.c[key_col]
-        if self.conn.execute(update(table).where(key_column == key).values(**values)).rowcount:
-            return
-        self.conn.execute(insert(table).values({key_col: key, **values}))
+
+class _SeqClock:
+    """Insertion-order keys: microseconds since the epoch, strictly increasing in this process."""
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self._lock:
+            self._last = max(time.time_ns() // 1000, self._last + 1)
+            return self._last
 
 
 class SqlStore:
@@ -187,6 +233,8 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._statements = Statements(engine.dialect.name)
+        self._seq = _SeqClock()
 
     @classmethod
     def open(cls, url: str) -> SqlStore:
@@ -208,7 +256,7 @@ class SqlStore:
     @contextmanager
     def write(self) -> Iterator[SqlWriter]:
         with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
-            yield SqlWriter(conn)
+            yield SqlWriter(conn, self._statements, self._seq)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
