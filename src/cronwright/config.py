@@ -33,7 +33,7 @@ class Settings:
     max_body_bytes: int = 16 * 1024 * 1024
     #: largest accepted multipart upload (all files of one request), bytes
     max_upload_bytes: int = 1024 * 1024 * 1024
-    #: idle session lifetime, seconds
+    #: lifetime of a login session, seconds
     session_ttl_s: int = 30 * 86400
     #: how often the local server's load and memory are sampled, seconds
     server_info_interval_s: float = 10.0
@@ -115,6 +115,11 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"Invalid port: {settings.port}")
     if settings.max_body_bytes < 1024:
         raise ConfigError("max_body_bytes must be at least 1024")
+    if settings.tz:
+        from zoneinfo import available_timezones
+
+        if settings.tz not in available_timezones():
+            raise ConfigError(f"Unknown time zone for setting 'tz': {settings.tz!r} (use an IANA name)")
     url = settings.db_url
     if url and not url.startswith(("sqlite:", "postgresql:", "postgresql+", "postgres:")):
         raise ConfigError(f"Unsupported database URL (use sqlite:/// or postgresql://): {url}")
