@@ -97,6 +97,7 @@ def test_history_newest_first_and_paging(api: Api) -> None:
     assert [r["event"]["revision"] for r in body["rows"]] == [3, 2, 1]
     first = body["rows"][0]
     assert first["description"] == "Third" and first["username"] and isinstance(first["epoch"], int)
+    assert first["date"] == first["epoch"] and first["changes"] == ["title"]
     assert not {"ip", "ips", "headers"} & set(first)
     one = api.ok("get_event_history", {"id": event["id"]})
     assert len(one["rows"]) == 1 and one["list"]["length"] == 3 and one["rows"][0] == first

@@ -49,6 +49,7 @@ def build_record(
         "id": generate_id("a"),
         "action": action,
         "epoch": int(epoch),
+        "date": int(epoch),  # the name the seed document's history example uses
         "description": description,
         "keywords": list(dict.fromkeys(words)),
         "ip": origin.ip,

@@ -241,6 +241,7 @@ class EventService:
                 origin=origin,
                 keywords=[current["id"]],
                 event=merged,
+                changes=changed_keys(current, merged),
             )
         return merged
 
@@ -277,6 +278,12 @@ class EventService:
         return self._catalog.store.get_event_state(event_id)
 
 
+def changed_keys(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Top-level keys whose value an update changed (the history's "what changed")."""
+    return sorted(k for k in before.keys() | after.keys() if k not in _BOOKKEEPING and before.get(k) != after.get(k))
+
+
+_BOOKKEEPING = frozenset({"modified", "revision"})
 _CONTAINER_DEFAULTS = (("params", dict), ("limits", list), ("actions", list), ("triggers", list), ("fields", list))
 
 
