@@ -147,6 +147,7 @@ class Authenticator:
             if session is not None:
                 self._sessions[session_id] = session
         if session is None or session.get("expires", 0) <= now:
+            self._sessions.pop(session_id, None)
             raise _session_error("Session has expired or is invalid.")
         user = self._catalog["users"].get(session.get("username"))
         if user is None or not user.get("active"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from cronwright.engine.catalog import Catalog
@@ -14,7 +13,8 @@ from cronwright.engine.validation import (
     validate_optional_params,
     validate_param_definitions,
 )
-from cronwright.errors import BadRequest, Conflict
+from cronwright.engine.validation.patterns import compile_user_regex
+from cronwright.errors import BadRequest, Conflict, CwError
 
 PLUGIN_TYPES = ("event", "monitor", "action", "scheduler")
 KILL_POLICIES = ("none", "parent", "all")
@@ -91,9 +91,9 @@ def _validate_group(doc: dict[str, Any], catalog: Catalog, creating: bool) -> No
     if not isinstance(pattern, str) or not pattern.strip():
         raise BadRequest("group", "Invalid hostname match: must be a non-empty regular expression")
     try:
-        re.compile(pattern)
-    except (re.error, RecursionError, OverflowError) as exc:
-        raise BadRequest("group", f"Invalid hostname match: {pattern}: {exc}") from None
+        compile_user_regex(pattern)
+    except CwError as exc:
+        raise BadRequest("group", f"Invalid hostname match: {exc.description}") from None
 
 
 def _validate_plugin(doc: dict[str, Any], catalog: Catalog, creating: bool) -> None:

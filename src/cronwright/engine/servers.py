@@ -17,6 +17,8 @@ import psutil
 from cronwright.clock import Clock
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.identity import Identity
+from cronwright.engine.validation.patterns import compile_user_regex
+from cronwright.errors import CwError
 from cronwright.store.base import DuplicateId
 
 
@@ -82,11 +84,10 @@ class ServerRegistry:
     def _matching_groups(self, hostname: str) -> list[str]:
         matched = []
         for group in self._catalog["groups"].values():
-            pattern = group.get("hostname_match")
             try:
-                if isinstance(pattern, str) and re.search(pattern, hostname):
+                if compile_user_regex(group.get("hostname_match")).search(hostname):
                     matched.append(group["id"])
-            except re.error:
+            except CwError:  # an invalid pattern stored before validation existed matches nothing
                 continue
         return matched
 
