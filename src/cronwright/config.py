@@ -8,6 +8,7 @@ the defaults below. docs/configuration.md lists every setting.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -40,6 +41,16 @@ class Settings:
     #: base URL shown in links and printed at start-up; empty = http://host:port
     base_url: str = ""
     log_level: str = "info"
+    #: global launch brake: jobs per clock minute (0 = no limit)
+    max_jobs_per_min: int = 100
+    #: an active job without any update for this long is aborted as dead, seconds
+    dead_job_timeout_s: float = 120.0
+    #: grace period between SIGTERM and SIGKILL when a job is aborted, seconds
+    child_kill_timeout_s: float = 10.0
+    #: how often a running job's CPU and memory are sampled, seconds
+    job_sample_interval_s: float = 1.0
+    #: environment variables added to every job's process
+    job_env: dict[str, str] = field(default_factory=dict)
     #: extra, free-form settings used by later subsystems (universal limits, SMTP, ...)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -68,7 +79,12 @@ def _coerce(name: str, value: Any) -> Any:
             return Path(value)
         if kind == "str":
             return str(value)
-    except (TypeError, ValueError) as exc:
+        if kind == "dict[str, str]":
+            parsed = json.loads(value) if isinstance(value, str) else value
+            if not isinstance(parsed, dict):
+                raise TypeError("expected a table / JSON object")
+            return {str(k): str(v) for k, v in parsed.items()}
+    except (TypeError, ValueError, json.JSONDecodeError) as exc:
         raise ConfigError(f"Invalid value for setting {name!r}: {value!r}") from exc
     return value
 

@@ -331,16 +331,6 @@ def test_concurrent_updates_lose_nothing(api: Api) -> None:
     assert sorted(r["event"]["revision"] for r in history) == list(range(1, 22))
 
 
-def test_delete_refused_while_jobs_active(api: Api, server_store: SqlStore) -> None:
-    """An event with a queued (or any unfinished) job cannot be deleted (case 90)."""
-    event = create_event(api)
-    with server_store.write() as w:
-        w.put_job({"id": uid("j"), "event": event["id"], "state": "queued", "started": 1.0})
-    status, code, desc = api.error("delete_event", {"id": event["id"]})
-    assert (status, code) == (409, "event") and desc == "Failed to delete event: 1 active jobs found"
-    assert api.ok("get_event", {"id": event["id"]})["event"]["id"] == event["id"]
-
-
 def test_delete_jobs_in_background(api: Api, server_store: SqlStore) -> None:
     """`delete_jobs: true` answers at once and removes the completed job history soon after (case 92)."""
     event = create_event(api)

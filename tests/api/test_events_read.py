@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from cronwright.store.sql.store import SqlStore
 from tests.api.helpers import create_event, make_key, uid
 from tests.conftest import StartServer
 from tests.support.server import Api
@@ -56,25 +55,6 @@ def test_get_event_shape(api: Api) -> None:
     event = create_event(api)
     body = api.ok("get_event", {"id": event["id"]}, method="GET")
     assert body["event"] == event and body["jobs"] == [] and body["queued"] == 0
-
-
-def test_get_event_counts_jobs(api: Api, server_store: SqlStore) -> None:
-    """One running and two queued jobs show as `jobs.length == 1` and `queued == 2` (case 28)."""
-    event = create_event(api)
-    with server_store.write() as w:
-        for state in ("active", "queued", "queued"):
-            w.put_job(
-                {
-                    "id": uid("j"),
-                    "event": event["id"],
-                    "state": state,
-                    "started": 1.0,
-                    "category": "general",
-                    "targets": ["main"],
-                }
-            )
-    body = api.ok("get_event", {"id": event["id"]})
-    assert len(body["jobs"]) == 1 and body["jobs"][0]["state"] == "active" and body["queued"] == 2
 
 
 def test_get_event_out_of_scope(api: Api) -> None:

@@ -34,6 +34,8 @@ class Server:
             "CRONWRIGHT_ADMIN_KEY": ADMIN_KEY,
             "CRONWRIGHT_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "CRONWRIGHT_LOG_LEVEL": "warning",
+            "CRONWRIGHT_MAX_JOBS_PER_MIN": "0",
+            "CRONWRIGHT_CHILD_KILL_TIMEOUT_S": "1",
             **(env or {}),
         }
         self.proc: subprocess.Popen[str] | None = None

@@ -19,7 +19,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -90,6 +90,15 @@ class Dispatcher:
             return error_response(CwError("internal", f"Internal server error (reference {ref})."), versioned)
 
 
+async def _file(request: Request) -> Response:
+    """``GET /files/<key>``: a stored input or output file (the random path segment is the secret)."""
+    key = "files/" + request.path_params["path"]
+    path = request.app.state.conductor.jobs.files.path_of(key)
+    if path is None or not path.is_file():
+        return json_response(jsonutil.dumps({"code": "api", "description": f"File not found: {key}"}), 404)
+    return FileResponse(path, filename=path.name, headers={"cache-control": "private, max-age=3600"})
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 404
     if status == 404:
@@ -133,6 +142,7 @@ def create_app(
         Route("/api/app/{rest:path}", dispatch.handle, methods=methods),
         Route("/api/user/{rest:path}", dispatch.handle, methods=methods),
         Route("/api/openapi.json", lambda r: json_response(jsonutil.dumps(spec)), methods=["GET"]),
+        Route("/files/{path:path}", _file, methods=["GET", "HEAD"]),
         Route("/api/docs", lambda r: Response(openapi.DOCS_PAGE, media_type="text/html"), methods=["GET"]),
         Mount("/api/docs/static", StaticFiles(directory=openapi.swagger_ui_dir()), name="swagger"),
         Route("/", lambda r: json_response(jsonutil.dumps({"code": 0, "name": "Cronwright", "docs": "/api/docs"}))),

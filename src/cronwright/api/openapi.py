@@ -82,10 +82,7 @@ def _operation(endpoint: Endpoint, method: str, refs: dict[str, Any]) -> dict[st
         "description": endpoint.description,
         "tags": [endpoint.tag],
         "responses": {
-            "200": {
-                "description": "Success (`code` 0)",
-                "content": {"application/json": {"schema": _ref(endpoint.response_model or m.Ok, refs)}},
-            },
+            "200": _success(endpoint, refs),
             **{
                 status: {"description": text, "content": {"application/json": {"schema": refs["Error"]}}}
                 for status, text in _ERROR_STATUSES.items()
@@ -109,6 +106,19 @@ def _operation(endpoint: Endpoint, method: str, refs: dict[str, Any]) -> dict[st
             }
         operation["requestBody"] = {"required": endpoint.request_model is not None, "content": content}
     return operation
+
+
+def _success(endpoint: Endpoint, refs: dict[str, Any]) -> dict[str, Any]:
+    if endpoint.raw:
+        media = "text/event-stream" if endpoint.name == "stream_job" else "text/plain"
+        return {
+            "description": "The raw body (a log, or a stream of events)",
+            "content": {media: {"schema": {"type": "string"}}},
+        }
+    return {
+        "description": "Success (`code` 0)",
+        "content": {"application/json": {"schema": _ref(endpoint.response_model or m.Ok, refs)}},
+    }
 
 
 def _ref(model: type[BaseModel], refs: dict[str, Any]) -> dict[str, Any]:

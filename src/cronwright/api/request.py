@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from python_multipart.exceptions import FormParserError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 from starlette.requests import ClientDisconnect, Request
@@ -41,7 +42,7 @@ class Upload:
     field: str
     filename: str
     size: int
-    file: UploadFile
+    stream: Any  # the spooled binary file
 
 
 @dataclass
@@ -175,6 +176,8 @@ async def _read_multipart(request: Request, limit: int) -> tuple[dict[str, Any],
         form = await request.form(max_files=1000, max_fields=1000, max_part_size=16 * 1024 * 1024)
     except MultiPartException as exc:
         raise api_error(f"Malformed multipart body: {exc.message}") from None
+    except FormParserError as exc:
+        raise api_error(f"Malformed multipart body: {exc}") from None
     except ClientDisconnect:
         raise BadRequest("api", "Client disconnected before the request body was complete.") from None
     fields: dict[str, Any] = {}
@@ -186,7 +189,7 @@ async def _read_multipart(request: Request, limit: int) -> tuple[dict[str, Any],
             total += size
             if total > limit:
                 raise _too_large(limit)
-            files.append(Upload(field=key, filename=value.filename or "", size=size, file=value))
+            files.append(Upload(field=key, filename=value.filename or "", size=size, stream=value.file))
         else:
             fields[key] = _append(fields[key], value) if key in fields else value
     return _coerce_form(fields), files

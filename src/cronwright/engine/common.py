@@ -18,7 +18,11 @@ _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 _NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 
 
-def int_param(params: dict[str, Any], key: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+#: the largest integer a JavaScript client can send exactly (and every database can store)
+MAX_SAFE_INT = 2**53 - 1
+
+
+def int_param(params: dict[str, Any], key: str, default: int, *, minimum: int = 0, maximum: int = MAX_SAFE_INT) -> int:
     """An integer paging parameter (query strings arrive as text); bad values are an ``api`` error."""
     value = params.get(key)
     if value is None or value == "":
@@ -29,8 +33,8 @@ def int_param(params: dict[str, Any], key: str, default: int, *, minimum: int = 
         value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if not isinstance(value, int) or value < minimum or (maximum is not None and value > maximum):
-        bound = f" (must be an integer ≥ {minimum}" + (f" and ≤ {maximum})" if maximum is not None else ")")
+    if not isinstance(value, int) or value < minimum or value > maximum:
+        bound = f" (must be an integer from {minimum} to {maximum})"
         raise api_error(f"Malformed parameter: {key}{bound}")
     return value
 

@@ -21,7 +21,8 @@ from cronwright.engine.auth import Authenticator
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.entities import EntityService, Kind
 from cronwright.engine.events import EventService
-from cronwright.engine.jobindex import StoredJobIndex
+from cronwright.engine.jobs.engine import JobEngine
+from cronwright.engine.jobs.service import JobService
 from cronwright.engine.kinds import GROUPS
 from cronwright.engine.runs import RunPreparer
 from cronwright.engine.servers import ServerRegistry
@@ -53,12 +54,14 @@ class Conductor:
         self.auth = Authenticator(self.catalog, store, self.clock, settings.session_ttl_s)
         self.servers = ServerRegistry(self.catalog, self.clock)
         self.servers.register_local()
-        self.jobs = StoredJobIndex(store)
+        self.jobs = JobEngine(self.catalog, store, self.clock, settings, self.servers)
         self.events = EventService(self.catalog, self.jobs, self.clock, self.run_in_background)
+        self.jobs.apply_event_changes = self.events.apply_job_changes
         self.entities = EntityService(self.catalog, self.clock, on_change=self._entity_changed)
         self.runs = RunPreparer(self.catalog)
         self.users = UserService(self.catalog, self.auth, self.clock)
         self.state = GlobalState(store, self.clock)
+        self.job_service = JobService(self.jobs, store, self.catalog, self.clock, self.secret_key)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[Any]] = []
 
@@ -93,6 +96,7 @@ class Conductor:
         task.add_done_callback(self._tasks.discard)
 
     async def start(self) -> None:
+        await self.jobs.start()
         self._loops.append(
             asyncio.create_task(self._every(self.settings.server_info_interval_s, self.servers.refresh_info))
         )
@@ -115,6 +119,7 @@ class Conductor:
         for task in self._loops:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.jobs.stop()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self.close()

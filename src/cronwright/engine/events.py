@@ -277,6 +277,55 @@ class EventService:
     def get_state(self, event_id: str) -> dict[str, Any]:
         return self._catalog.store.get_event_state(event_id)
 
+    # changes requested by a finished job (jobs.md §6.1 step 10)
+
+    def apply_job_changes(self, job: dict[str, Any]) -> None:
+        """Apply a job's ``delete_event`` or ``update_event`` (validated; activity ``reason: "job"``)."""
+        event = self._events.get(job.get("event"))
+        if event is None:
+            return
+        now = int(self._clock.now())
+        if job.get("delete_event"):
+            with self._catalog.transaction() as tx:
+                tx.delete("events", event["id"])
+                tx.writer.delete_event_state(event["id"])
+                activity.record(
+                    tx.writer,
+                    "event_delete",
+                    epoch=now,
+                    description=str(event.get("title")),
+                    keywords=[event["id"], job["id"]],
+                    event=event,
+                    reason="job",
+                    job=job["id"],
+                )
+            return
+        changes = job.get("update_event")
+        if not isinstance(changes, dict) or not changes:
+            return
+        request = {k: v for k, v in changes.items() if k not in ("id", "type", "revision", *SERVER_SET_KEYS)}
+        _strip_keys(request, LAUNCH_CONTEXT_KEYS)
+        merged = {**event, **request}
+        validate_event_data(merged, self._lookup)
+        if isinstance(request.get("triggers"), list):
+            normalize_trigger_epochs(request["triggers"])
+            hash_magic_keys(request["triggers"], event["id"])
+            merged["triggers"] = request["triggers"]
+        merged.update(modified=now, revision=(event.get("revision") or 0) + 1)
+        with self._catalog.transaction() as tx:
+            tx.update("events", merged, expected_revision=event.get("revision"))
+            activity.record(
+                tx.writer,
+                "event_update",
+                epoch=now,
+                description=str(merged.get("title")),
+                keywords=[event["id"], job["id"]],
+                event=merged,
+                reason="job",
+                job=job["id"],
+                changes=changed_keys(event, merged),
+            )
+
 
 def changed_keys(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """Top-level keys whose value an update changed (the history's "what changed")."""

@@ -8,7 +8,7 @@ import copy
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from cronwright import jsonutil
 from cronwright.engine.catalog import Catalog
@@ -27,6 +27,37 @@ _FLAT_KEY = re.compile(r"^(\w+)/(\w+)$")
 class UploadedFile(Protocol):
     filename: str
     size: int
+    stream: BinaryIO
+
+
+#: job fields only the engine sets; a run request cannot provide them
+ENGINE_KEYS = (
+    "state",
+    "until",
+    "started",
+    "completed",
+    "elapsed",
+    "now",
+    "server",
+    "groups",
+    "complete",
+    "final",
+    "code",
+    "description",
+    "pid",
+    "retry_count",
+    "retry_prev",
+    "retried",
+    "jobs",
+    "log_file_size",
+    "activity",
+    "key",
+    "source",
+    "username",
+    "updated",
+    "progress",
+    "event",
+)
 
 
 @dataclass
@@ -153,3 +184,20 @@ def _triggers(event: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _blocked(message: str) -> Conflict:
     return Conflict("event", message)
+
+
+def launch_request(run: RunRequest, store_upload: Callable[[UploadedFile, str], dict[str, Any]]) -> dict[str, Any]:
+    """Step 14–15: the job request (a copy of the event with the overrides), who launched it, and the
+    uploaded files stored and listed in ``input.files``."""
+    overrides = {k: v for k, v in copy.deepcopy(run.request).items() if k not in ENGINE_KEYS}
+    request = {**copy.deepcopy(run.event), **overrides}
+    request["source"] = run.who.source
+    request["username"] = run.who.username
+    if run.who.kind == "key":
+        request["key"] = run.who.username
+    else:
+        request.pop("key", None)
+    if run.files:
+        inputs = request["input"] = dict(request.get("input") or {})
+        inputs["files"] = list(inputs.get("files") or []) + [store_upload(u, run.who.username) for u in run.files]
+    return request

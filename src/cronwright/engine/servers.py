@@ -108,15 +108,21 @@ class ServerRegistry:
         for server_id in self._connected:
             self._info[server_id] = sample_info()
 
+    def connected_servers(self) -> list[dict[str, Any]]:
+        """Connected servers with their live ``info``."""
+        return [
+            {**server, "info": self._info.get(server["id"], {})}
+            for server in self._catalog["servers"].values()
+            if server["id"] in self._connected
+        ]
+
     def active_servers(self, who: Identity) -> list[dict[str, Any]]:
-        rows = []
-        for server in self._catalog["servers"].values():
-            if server["id"] not in self._connected:
-                continue
-            if who.groups and not who.is_admin and not any(g in who.groups for g in server.get("groups") or []):
-                continue
-            rows.append({**server, "info": self._info.get(server["id"], {})})
-        return rows
+        """Connected servers the caller may see (group-limited callers: servers of their groups)."""
+        return [
+            server
+            for server in self.connected_servers()
+            if who.is_admin or not who.groups or any(g in who.groups for g in server.get("groups") or [])
+        ]
 
     def is_connected(self, server_id: str) -> bool:
         return server_id in self._connected

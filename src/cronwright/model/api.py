@@ -87,6 +87,61 @@ class LoginRequest(Request):
     password: str
 
 
+class GetJobRequest(IdRequest):
+    remove: list[str] | str | None = Field(None, description="Keys to leave out (array or CSV).")
+
+
+class GetJobsRequest(Request):
+    ids: list[str] | str | None = Field(None, description="Job ids (array or CSV).")
+    verbose: bool | None = None
+    event: str | None = Field(None, description="Instead of ids: this event's completed jobs, newest first.")
+    offset: int | None = 0
+    limit: int | None = 50
+
+
+class TailRequest(IdRequest):
+    bytes: int | None = Field(32768, description="1–1048576")
+
+
+class TokenRequest(IdRequest):
+    t: str = Field(description="The job's `token` from get_job.")
+
+
+class StreamRequest(IdRequest):
+    t: str | None = Field(None, description="The job's `token` (instead of credentials).")
+
+
+class TagsRequest(IdRequest):
+    tags: list[str]
+
+
+class JobList(Envelope):
+    rows: list[d.Job]
+    list: ListInfo
+
+
+class JobSummary(Envelope):
+    events: dict[str, Any]
+
+
+class JobResult(Envelope):
+    job: d.Job
+    token: str | None = None
+
+
+class JobsResult(Envelope):
+    jobs: list[dict[str, Any]] | None = None
+    rows: list[d.Job] | None = None
+
+
+class TextResult(Envelope):
+    text: str
+
+
+class CountResult(Envelope):
+    count: int
+
+
 class EventList(Envelope):
     rows: list[d.Event]
     list: ListInfo
@@ -104,6 +159,8 @@ class EventDetail(Envelope):
 
 class RunEventResult(Envelope):
     id: str | None = Field(None, description="The new job id.")
+    ids: list[str] | None = Field(None, description="All new job ids (multiplex).")
+    job: d.Job | None = Field(None, description="With /wait: the completed job.")
 
 
 class ActivityList(Envelope):

@@ -1,12 +1,11 @@
 """The seven seed endpoints: get_events, get_event, create_event, update_event, delete_event,
-run_event (request validation; launching arrives with the job engine), get_event_history."""
+get_event_history (run_event lives in runs.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from cronwright.api.registry import Ctx, EndpointSet, RawJSON
-from cronwright.errors import Conflict, NotFound
 from cronwright.model import api as m
 
 router = EndpointSet(tag="Events")
@@ -53,28 +52,6 @@ def delete_event(ctx: Ctx) -> dict[str, Any]:
     `delete_jobs` its job history is removed in the background."""
     ctx.conductor.events.delete_event(ctx.params, ctx.authenticate, ctx.origin)
     return {}
-
-
-@router.endpoint(
-    "run_event",
-    style="run",
-    summary="Run an event now",
-    request=m.RunEventRequest,
-    response=m.RunEventResult,
-    suffix=True,
-    multipart=True,
-)
-def run_event(ctx: Ctx) -> dict[str, Any]:
-    """Starts a job of the event (by `id` or `title`) with optional `params`, `input`, `tags` and
-    other overrides. Requires `run_jobs`; the event needs an enabled manual trigger unless `test`."""
-    if ctx.call.suffix not in ("", "wait"):
-        raise NotFound("api", f"Unsupported API path suffix: {ctx.call.suffix}")
-    ctx.conductor.runs.prepare(ctx.call.query, ctx.call.body, ctx.call.files, ctx.authenticate)
-    raise Conflict(
-        "event",
-        "Failed to launch job: running jobs is not available in this version of Cronwright yet "
-        "(the request was valid).",
-    )
 
 
 @router.endpoint(

@@ -121,6 +121,7 @@ class Statements:
         }
         self.delete_event_state = delete(tables.event_state).where(tables.event_state.c.event_id == bindparam("b_id"))
         self.delete_session = delete(tables.sessions).where(tables.sessions.c.id == bindparam("b_id"))
+        self.delete_job = delete(tables.jobs).where(tables.jobs.c.id == bindparam("b_id"))
 
 
 def _upsert_statement(dialect_insert: Any, table: Table, key: str) -> Any:
@@ -200,6 +201,9 @@ class SqlWriter:
 
     def delete_session(self, session_id: str) -> None:
         self.conn.execute(self._st.delete_session, {"b_id": session_id})
+
+    def delete_job(self, job_id: str) -> bool:
+        return self.conn.execute(self._st.delete_job, {"b_id": job_id}).rowcount > 0
 
     def put_job(self, job: dict[str, Any]) -> None:
         row = {
@@ -322,6 +326,24 @@ class SqlStore:
         with self._read() as conn:
             doc = conn.execute(select(t.c.doc).where(t.c.id == job_id)).scalar()
         return _loads(doc) if doc is not None else None
+
+    def event_history(self, event_id: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        """Completed jobs of an event, newest first, and their total."""
+        t = tables.jobs
+        where = (t.c.event == event_id, t.c.state == "complete")
+        with self._read() as conn:
+            total = conn.execute(select(func.count()).select_from(t).where(*where)).scalar_one()
+            rows = conn.execute(
+                select(t.c.doc).where(*where).order_by(t.c.completed.desc()).offset(offset).limit(limit)
+            ).scalars()
+            return [_loads(doc) for doc in rows], total
+
+    def unfinished_jobs(self) -> list[dict[str, Any]]:
+        """Every job not in state ``complete`` (restart recovery), oldest first."""
+        t = tables.jobs
+        with self._read() as conn:
+            rows = conn.execute(select(t.c.doc).where(t.c.state != "complete").order_by(t.c.started)).scalars()
+            return [_loads(doc) for doc in rows]
 
     def event_jobs(self, event_id: str, states: tuple[str, ...]) -> list[dict[str, Any]]:
         t = tables.jobs

@@ -1,0 +1,231 @@
+"""The jobs API (jobs.md §10): active jobs, job records, logs, live streams and job changes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.responses import Response, StreamingResponse
+
+from cronwright import jsonutil
+from cronwright.api.registry import Ctx, EndpointSet
+from cronwright.engine.validation import ID_RE, require_params
+from cronwright.errors import NotFound
+from cronwright.model import api as m
+
+router = EndpointSet(tag="Jobs")
+_TEXT = "text/plain; charset=utf-8"
+_NO_STORE = {"cache-control": "no-store"}
+HEARTBEAT_S = 15.0
+
+
+@router.endpoint("get_active_jobs", style="read", summary="List unfinished jobs", response=m.JobList)
+def get_active_jobs(ctx: Ctx) -> dict[str, Any]:
+    """Every unfinished job (waiting, queued, running) the caller may see. Other parameters are
+    equality filters; `offset`, `limit` (default: all), `sort_by` (`started`), `sort_dir` (-1)."""
+    return ctx.conductor.job_service.active_jobs(ctx.params, ctx.authenticate)
+
+
+@router.endpoint(
+    "get_active_job_summary", style="read", summary="Count unfinished jobs per event", response=m.JobSummary
+)
+def get_active_job_summary(ctx: Ctx) -> dict[str, Any]:
+    """Per event: counts of unfinished jobs by state, source and target."""
+    return ctx.conductor.job_service.active_summary(ctx.params, ctx.authenticate)
+
+
+@router.endpoint("get_job", style="read", summary="Get one job", request=m.GetJobRequest, response=m.JobResult)
+def get_job(ctx: Ctx) -> dict[str, Any]:
+    """The live job while it runs, else the stored record (with a small log inlined as `output`),
+    and the `token` that `view_job_log`/`download_job_log` require."""
+    return ctx.conductor.job_service.get_job(ctx.params, ctx.authenticate)
+
+
+@router.endpoint(
+    "get_jobs",
+    style="read",
+    summary="Get several jobs, or an event's job history",
+    request=m.GetJobsRequest,
+    response=m.JobsResult,
+)
+def get_jobs(ctx: Ctx) -> dict[str, Any]:
+    """With `ids` (array or CSV): `{jobs}` in request order, `{err}` for unknown or hidden ids;
+    heavy fields only with `verbose`. With `event` instead: that event's completed jobs, newest
+    first, as `{rows, list}` (`offset`, `limit` up to 1000, default 50)."""
+    return ctx.conductor.job_service.get_jobs(ctx.params, ctx.authenticate)
+
+
+@router.endpoint(
+    "tail_live_job_log",
+    style="read",
+    summary="The end of a running job's log",
+    request=m.TailRequest,
+    response=m.TextResult,
+)
+def tail_live_job_log(ctx: Ctx) -> dict[str, Any]:
+    """The last `bytes` (1–1048576, default 32768) of the live log; `""` once the job has ended."""
+    return ctx.conductor.job_service.tail(ctx.params, ctx.authenticate)
+
+
+@router.endpoint(
+    "get_job_log", style="read", summary="The compressed log of a completed job", request=m.IdRequest, raw=True
+)
+def get_job_log(ctx: Ctx) -> Response:
+    """The stored log, gzip-compressed (`Content-Encoding: gzip`); HTTP 204 when the job has none or
+    has not finished."""
+    job, active = _visible(ctx)
+    path = None if active else ctx.conductor.jobs.logs.compressed(job["id"])
+    if path is None:
+        return Response(status_code=204, headers=_NO_STORE)
+    return Response(
+        path.read_bytes(),
+        media_type=_TEXT,
+        headers={
+            "content-encoding": "gzip",
+            **_NO_STORE,
+            "x-log-size": str(job.get("log_file_size", 0)),
+        },
+    )
+
+
+def _visible(ctx: Ctx) -> tuple[dict[str, Any], bool]:
+    require_params(ctx.params, {"id": ID_RE})
+    who = ctx.authenticate()
+    job, active = ctx.conductor.job_service.find(ctx.params["id"])
+    if job is None:
+        raise NotFound("notfound", f"Failed to load job details: {ctx.params['id']}")
+    who.require_scope(job)
+    return job, active
+
+
+def _log_by_token(ctx: Ctx, download: bool) -> Response:
+    service = ctx.conductor.job_service
+    job_id, token = ctx.params.get("id"), ctx.params.get("t")
+    if not service.check_token(job_id, token):
+        return Response("(Authentication failed.)", status_code=403, media_type=_TEXT, headers=_NO_STORE)
+    job, active = service.find(str(job_id))
+    data = service.log_bytes(job, active) if job is not None else None
+    if not data:
+        return Response("(Log not found.)", status_code=404, media_type=_TEXT, headers=_NO_STORE)
+    headers = dict(_NO_STORE)
+    if download:
+        kind = "Partial-Job-Log" if active else "Job-Log"
+        headers["content-disposition"] = f"attachment; filename=Cronwright-{kind}-{job_id}.txt"
+    return Response(data, media_type=_TEXT, headers=headers)
+
+
+@router.endpoint(
+    "view_job_log", style="read", summary="View a job log (token)", request=m.TokenRequest, raw=True, auth=False
+)
+def view_job_log(ctx: Ctx) -> Response:
+    """The log as text; authorized by `t` (the `token` of `get_job`) alone: 403 without it."""
+    return _log_by_token(ctx, download=False)
+
+
+@router.endpoint(
+    "download_job_log", style="read", summary="Download a job log (token)", request=m.TokenRequest, raw=True, auth=False
+)
+def download_job_log(ctx: Ctx) -> Response:
+    """Like `view_job_log`, as an attachment."""
+    return _log_by_token(ctx, download=True)
+
+
+@router.endpoint(
+    "stream_job", style="read", summary="Live updates of a job (server-sent events)", request=m.StreamRequest, raw=True
+)
+async def stream_job(ctx: Ctx) -> Response:
+    """A `text/event-stream` of one job: `job` (the current record), then `update` (changed
+    fields), `log` (new output text) and finally `complete` (the final record). Authorized by a
+    valid identity with scope on the job, or by `t` (the job's token)."""
+    service = ctx.conductor.job_service
+    require_params(ctx.params, {"id": ID_RE})
+    if not service.check_token(ctx.params["id"], ctx.params.get("t")):
+        _visible(ctx)
+    job, active = service.find(ctx.params["id"])
+    if job is None:
+        raise NotFound("notfound", f"Failed to load job details: {ctx.params['id']}")
+    engine = ctx.conductor.jobs
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    if active:
+        engine.listeners.setdefault(job["id"], set()).add(
+            _put := lambda kind, payload: queue.put_nowait((kind, payload))
+        )
+    else:
+        queue.put_nowait(("complete", job))
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            yield _sse("job", service.with_output(job))
+            while True:
+                try:
+                    kind, payload = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                yield _sse(kind, service.with_output(payload) if kind == "complete" else payload)
+                if kind == "complete":
+                    return
+        finally:
+            if active:
+                engine.listeners.get(job["id"], set()).discard(_put)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=_NO_STORE)
+
+
+def _sse(kind: str, payload: Any) -> bytes:
+    return b"event: " + kind.encode() + b"\ndata: " + jsonutil.dumps(payload) + b"\n\n"
+
+
+@router.endpoint("abort_job", style="read", summary="Abort a job", request=m.IdRequest, response=m.Ok)
+def abort_job(ctx: Ctx) -> dict[str, Any]:
+    """Requires `abort_jobs`. A running job's process tree gets SIGTERM, then SIGKILL after the
+    grace period; the job completes with code `abort` saying who aborted it (asynchronously)."""
+    ctx.conductor.job_service.abort(ctx.params, ctx.authenticate, ctx.origin)
+    return {}
+
+
+@router.endpoint("delete_job", style="read", summary="Delete a completed job", request=m.IdRequest, response=m.Ok)
+def delete_job(ctx: Ctx) -> dict[str, Any]:
+    """Requires `delete_jobs`: the record, its log, output files and uploaded input files."""
+    ctx.conductor.job_service.delete(ctx.params, ctx.authenticate, ctx.origin)
+    return {}
+
+
+@router.endpoint("update_job", style="write", summary="Change fields of a job", request=m.IdRequest, response=m.Ok)
+def update_job(ctx: Ctx) -> dict[str, Any]:
+    """Administrators only: shallow merge into the live or stored job."""
+    ctx.conductor.job_service.update(ctx.params, ctx.authenticate, ctx.origin)
+    return {}
+
+
+@router.endpoint(
+    "manage_job_tags",
+    style="write",
+    summary="Replace the tags of a completed job",
+    request=m.TagsRequest,
+    response=m.Ok,
+)
+def manage_job_tags(ctx: Ctx) -> dict[str, Any]:
+    """Requires `tag_jobs`; exactly `id` and `tags`."""
+    ctx.conductor.job_service.manage_tags(ctx.params, ctx.authenticate, ctx.origin)
+    return {}
+
+
+@router.endpoint(
+    "flush_event_queue",
+    style="read",
+    summary="Drop an event's queued jobs",
+    request=m.IdRequest,
+    response=m.CountResult,
+)
+def flush_event_queue(ctx: Ctx) -> dict[str, Any]:
+    """Requires `abort_jobs`: queued jobs of the event are removed without records or actions."""
+    return {"count": ctx.conductor.job_service.flush_queue(ctx.params, ctx.authenticate, ctx.origin)}
+
+
+@router.endpoint("job_skip_delay", style="read", summary="Start a delayed job now", request=m.IdRequest, response=m.Ok)
+def job_skip_delay(ctx: Ctx) -> dict[str, Any]:
+    """Requires `run_jobs`: a job waiting in `start_delay`/`retry_delay` becomes ready at once."""
+    ctx.conductor.job_service.skip_delay(ctx.params, ctx.authenticate)
+    return {}

@@ -1,0 +1,473 @@
+"""The job engine: the active set and the state machine (jobs.md §2, §4, §6.2).
+
+Every unfinished job lives in ``active`` and in the job table; each state transition is written
+to the database before the engine acts on it (a job is stored as ``active`` before its process is
+spawned, so a crash can never make it run twice). The monitor pass runs every second and right
+after every launch and completion; it promotes delayed jobs, applies the concurrency and queue
+limits, selects a server and dispatches to the local worker. Finishing lives in ``finish.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from cronwright.clock import Clock
+from cronwright.config import Settings
+from cronwright.engine.catalog import Catalog
+from cronwright.engine.jobs import selection
+from cronwright.engine.jobs.filestore import FileStore
+from cronwright.engine.jobs.finish import Finisher, Outcome
+from cronwright.engine.jobs.launch import Launcher, LaunchError
+from cronwright.engine.jobs.logstore import LogStore
+from cronwright.engine.jobs.recovery import recover_jobs
+from cronwright.engine.jobs.rules import WAITING_STATES, first_limit, limit_amount
+from cronwright.engine.jobs.worker import LocalWorker
+from cronwright.engine.servers import ServerRegistry
+from cronwright.expr import ExprError, compile_expression, is_truthy
+from cronwright.runner import JobRun
+from cronwright.store.base import ACTIVE_JOB_STATES, Store
+
+log = logging.getLogger("cronwright.jobs")
+
+#: fields a plugin's update may not change
+PROTECTED_FIELDS = frozenset(
+    {
+        "id",
+        "event",
+        "state",
+        "started",
+        "completed",
+        "elapsed",
+        "server",
+        "groups",
+        "source",
+        "username",
+        "key",
+        "complete",
+        "final",
+        "code",
+        "description",
+        "pid",
+        "activity",
+        "actions",
+        "limits",
+        "tags",
+        "log_file",
+        "log_file_size",
+        "until",
+        "updated",
+        "now",
+        "retry_count",
+        "retry_prev",
+        "input",
+        "type",
+    }
+)
+SHUTDOWN_REASON = "Aborted: Cronwright was shut down while the job was running."
+
+
+class JobEngine:
+    def __init__(
+        self, catalog: Catalog, store: Store, clock: Clock, settings: Settings, servers: ServerRegistry
+    ) -> None:
+        self._catalog = catalog
+        self._store = store
+        self._clock = clock
+        self._settings = settings
+        self._servers = servers
+        self.launcher = Launcher(catalog, settings, clock)
+        self.logs = LogStore(settings.data_dir / "logs" / "jobs")
+        self.files = FileStore(settings.data_dir)
+        self.worker = LocalWorker(
+            settings.data_dir / "work" / "jobs",
+            self.files,
+            self,
+            base_url=settings.public_url,
+            kill_timeout_s=settings.child_kill_timeout_s,
+            sample_interval_s=settings.job_sample_interval_s,
+        )
+        self.finisher = Finisher(self)
+        self.active: dict[str, dict[str, Any]] = {}
+        self.runs: dict[str, JobRun] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._waiters: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
+        self.listeners: dict[str, set[Callable[[str, Any], None]]] = {}
+        self._dirty: set[str] = set()
+        self._kicked = False
+        self._loop_task: asyncio.Task[Any] | None = None
+        self._stopping = False
+        self._rng = random.Random()
+        #: set by the conductor: applies ``update_event``/``delete_event`` of a finished job
+        self.apply_event_changes: Callable[[dict[str, Any]], None] = lambda job: None
+
+    # ---- lifecycle
+
+    async def start(self) -> None:
+        await recover_jobs(self)
+        self._loop_task = asyncio.create_task(self._tick_forever(), name="job-monitor")
+        self.kick()
+
+    async def stop(self) -> None:
+        """Abort running jobs (recorded, retries allowed), keep waiting jobs for the next start."""
+        self._stopping = True
+        if self._loop_task:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        for job_id in list(self.runs):
+            self.abort(job_id, SHUTDOWN_REASON, retry_ok=True)
+        for job in list(self.active.values()):
+            if job["state"] == "starting":
+                self.abort(job["id"], SHUTDOWN_REASON, retry_ok=True)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self._settings.child_kill_timeout_s + 10)
+        self.flush()
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                self.monitor()
+                self.flush()
+            except Exception:
+                log.exception("job monitor pass failed")
+
+    def spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("job task %s failed", task.get_name(), exc_info=task.exception())
+
+    # ---- persistence
+
+    def persist(self, job: dict[str, Any]) -> None:
+        with self._store.write() as w:
+            w.put_job(job)
+        self._dirty.discard(job["id"])
+
+    def mark_dirty(self, job_id: str) -> None:
+        self._dirty.add(job_id)
+
+    def flush(self) -> None:
+        """Write progress of running jobs (transitions are written at once; this is the rest)."""
+        dirty = [self.active[j] for j in self._dirty if j in self.active]
+        self._dirty.clear()
+        if dirty:
+            with self._store.write() as w:
+                for job in dirty:
+                    w.put_job(job)
+
+    # ---- launching
+
+    def launch(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        """Launch one job (several for ``multiplex``); raises ``LaunchError``."""
+        requests = [request]
+        if request.get("algo") == "multiplex" and isinstance(request.get("targets"), list):
+            servers = self._candidates({**request, "limits": request.get("limits") or []})
+            if len(servers) > 1:
+                requests = [{**request, "targets": [s["id"]]} for s in servers]
+        jobs = [self.launcher.build(r) for r in requests]
+        for job in jobs:
+            self.active[job["id"]] = job
+            self.persist(job)
+            if job.get("setup_error"):
+                self.spawn(self.finisher.finish(job, Outcome(code=1, description=job.pop("setup_error"))), "finish")
+        self.kick()
+        return jobs
+
+    def kick(self) -> None:
+        """Run a monitor pass soon (coalesced)."""
+        if self._kicked or self._stopping:
+            return
+        self._kicked = True
+        asyncio.get_running_loop().call_soon(self._kicked_pass)
+
+    def _kicked_pass(self) -> None:
+        self._kicked = False
+        try:
+            self.monitor()
+        except Exception:
+            log.exception("job monitor pass failed")
+
+    # ---- the monitor pass
+
+    def monitor(self) -> None:
+        if self._stopping:
+            return
+        now = self._clock.now()
+        for job in list(self.active.values()):
+            state = job["state"]
+            if state in ("start_delay", "retry_delay") and now >= (job.get("until") or 0):
+                job.pop("until", None)
+                job["state"] = "ready"
+                self.persist(job)
+                state = "ready"
+            if state == "ready":
+                self._start_ready(job)
+            elif state == "active" and now - (job.get("updated") or now) >= self._settings.dead_job_timeout_s:
+                self.abort(job["id"], "No updates received in last 2 minutes, assuming job is dead.", retry_ok=True)
+        self._dequeue()
+
+    def _similar(self, job: dict[str, Any], states: tuple[str, ...]) -> list[dict[str, Any]]:
+        return [j for j in self.active.values() if j["event"] == job["event"] and j["state"] in states and j is not job]
+
+    def _queue_or_abort(self, job: dict[str, Any], reason: str, full_reason: str, *, retry_ok: bool) -> None:
+        queue = limit_amount(first_limit(job, "queue"))
+        if queue and queue > 0 and len(self._similar(job, ("queued",))) < queue:
+            job["state"] = "queued"
+            job["position"] = 0 if job.get("priority") else len(self._similar(job, ("queued",))) + 1
+            self.persist(job)
+            return
+        self.abort(job["id"], full_reason if queue else reason, retry_ok=retry_ok)
+
+    def _start_ready(self, job: dict[str, Any]) -> None:
+        limit = limit_amount(first_limit(job, "job"))
+        if limit and len(self._similar(job, ("active", "starting"))) >= limit:
+            self._queue_or_abort(
+                job,
+                "Maximum number of concurrent jobs for event has been reached.",
+                "Maximum number of concurrent jobs for event has been reached, and the queue is maxed out.",
+                retry_ok=False,
+            )
+            return
+        self.finisher.prune_input_files(job)
+        event = self._catalog["events"].get(job["event"])
+        if event is None:
+            self.abort(job["id"], f"Event was deleted: {job['event']}")
+            return
+        if not job.get("test") and not event.get("enabled"):
+            self.abort(job["id"], f"Event was disabled: {event.get('title')}")
+            return
+        try:
+            server = self._select_server(job)
+        except selection.UnknownAlgorithm as exc:
+            self.abort(job["id"], str(exc))
+            return
+        if server is None:
+            self._queue_or_abort(
+                job,
+                "No available servers matching targets.",
+                "No available servers matching targets, and the queue is full.",
+                retry_ok=True,
+            )
+            return
+        job["server"], job["groups"] = server["id"], list(server.get("groups") or [])
+        job["state"] = "starting"
+        self.spawn(self._dispatch(job), f"job {job['id']}")
+
+    def _candidates(self, job: dict[str, Any]) -> list[dict[str, Any]]:
+        servers = self._servers.connected_servers()
+        running = [j for j in self.active.values() if j["state"] in ("active", "starting")]
+        matches = None
+        if isinstance(job.get("expression"), str) and job["expression"].strip():
+            try:
+                compiled = compile_expression(job["expression"])
+            except ExprError as exc:
+                self.launcher.note(job, f"Target expression ignored: {exc}")
+            else:
+
+                def matches(server: dict[str, Any]) -> bool:
+                    try:
+                        return is_truthy(compiled.evaluate(server))
+                    except ExprError:
+                        return True
+
+        groups = {g["id"]: g for g in self._catalog["groups"].values()}
+        return selection.candidates(
+            job.get("targets") or [], servers, groups, running, selection.job_weight(job), matches
+        )
+
+    def _select_server(self, job: dict[str, Any]) -> dict[str, Any] | None:
+        cands = self._candidates(job)
+        state = self._store.get_event_state(job["event"]) if job.get("algo") == "round_robin" else {}
+        choice = selection.choose(
+            str(job.get("algo") or "random"),
+            cands,
+            robin=int(state.get("robin") or 0),
+            active_jobs=[j for j in self.active.values() if j["state"] == "active"],
+            rng=self._rng,
+        )
+        if choice.robin is not None:
+            with self._store.write() as w:
+                w.set_event_state(job["event"], {**state, "robin": choice.robin})
+        return choice.server
+
+    def _dequeue(self) -> None:
+        """Move the head of each event's queue to ``ready`` when a slot is free (jobs.md §4)."""
+        queues: dict[str, list[dict[str, Any]]] = {}
+        for job in self.active.values():
+            if job["state"] == "queued":
+                queues.setdefault(job["event"], []).append(job)
+        for jobs in queues.values():
+            limit = limit_amount(first_limit(jobs[0], "job"))
+            running = len(self._similar(jobs[0], ("active", "starting")))
+            if limit and running >= limit:
+                continue
+            jobs.sort(key=lambda j: (0 if j.get("priority") else 1, j.get("started") or 0))
+            head = jobs[0]
+            if not self._candidates(head):
+                continue
+            head["state"] = "ready"
+            head.pop("position", None)
+            for index, job in enumerate(jobs[1:], start=1):
+                job["position"] = index
+            self.persist(head)
+            self._start_ready(head)
+
+    async def _dispatch(self, job: dict[str, Any]) -> None:
+        """``starting`` → ``active`` → run → finish (start actions arrive with the actions engine)."""
+        job_id = job["id"]
+        if job["state"] != "starting":  # aborted meanwhile
+            return
+        plugin = self._catalog["plugins"].get(job.get("plugin"))
+        if not self._servers.is_connected(job["server"]):
+            await self.finisher.finish(
+                job, Outcome(code="abort", description="Chosen server is no longer connected.", retry_ok=True)
+            )
+            return
+        now = self._clock.now()
+        job.update(state="active", started=now, updated=now, progress=0)
+        self.persist(job)
+        try:
+            run = self.worker.prepare(job, plugin)
+        except OSError as exc:
+            await self.finisher.finish(job, Outcome(code=1, description=f"Setup Error: {exc}"))
+            return
+        self.runs[job_id] = run
+        if job.get("abort_reason"):
+            run.abort(job["abort_reason"])
+        try:
+            result = await run.wait()
+        finally:
+            self.runs.pop(job_id, None)
+        await self.finisher.finish(job, Outcome.from_result(result, retry_ok=bool(job.get("retry_ok"))))
+
+    # ---- aborting
+
+    def abort(self, job_id: str, reason: str, *, retry_ok: bool = False) -> bool:
+        """Abort an unfinished job; False when it is not active."""
+        job = self.active.get(job_id)
+        if job is None or job.get("complete") or job["state"] == "finishing":
+            return False
+        job["retry_ok"] = retry_ok
+        run = self.runs.get(job_id)
+        if run is not None:
+            job["abort_reason"] = reason
+            run.abort(reason)
+        elif job["state"] == "starting":
+            job["abort_reason"] = reason
+            job["state"] = "finishing"
+            self.spawn(self.finisher.finish(job, Outcome(code="abort", description=reason, retry_ok=retry_ok)), "abort")
+        elif job["state"] in WAITING_STATES or job["state"] == "active":
+            job["state"] = "finishing"
+            self.spawn(self.finisher.finish(job, Outcome(code="abort", description=reason, retry_ok=retry_ok)), "abort")
+        return True
+
+    # ---- runner callbacks (JobUpdates)
+
+    def job_started(self, job_id: str, pid: int) -> None:
+        job = self.active.get(job_id)
+        if job is not None:
+            job["pid"] = pid
+            self.persist(job)  # recorded at once: after a crash, the next start can kill the orphan
+
+    def job_log(self, job_id: str, chunk: bytes) -> None:
+        job = self.active.get(job_id)
+        if job is None:
+            return
+        self.logs.append(job_id, chunk)
+        job["log_file_size"] = job.get("log_file_size", 0) + len(chunk)
+        job["updated"] = self._clock.now()
+        self.notify(job_id, "log", chunk.decode("utf-8", errors="replace"))
+
+    def job_update(self, job_id: str, changes: dict[str, Any]) -> None:
+        job = self.active.get(job_id)
+        if job is None:
+            return
+        clean = {k: v for k, v in changes.items() if k not in PROTECTED_FIELDS}
+        job.update(clean)
+        job["updated"] = self._clock.now()
+        self.mark_dirty(job_id)
+        self.notify(job_id, "update", clean)
+
+    def job_push(self, job_id: str, push: dict[str, list[Any]]) -> None:
+        job = self.active.get(job_id)
+        if job is None:
+            return
+        for key in ("tags", "actions", "limits"):
+            items = push.get(key)
+            if isinstance(items, list):
+                if key == "actions":
+                    items = [{**a, "source": "job"} for a in items if isinstance(a, dict)]
+                job[key] = list(job.get(key) or []) + items
+        self.mark_dirty(job_id)
+
+    def job_notice(self, job_id: str, message: str) -> None:
+        job = self.active.get(job_id)
+        if job is not None:
+            self.launcher.note(job, message)
+
+    # ---- observers
+
+    def notify(self, job_id: str, kind: str, payload: Any) -> None:
+        for listener in list(self.listeners.get(job_id, ())):
+            listener(kind, payload)
+
+    def wait_for(self, job_id: str) -> asyncio.Future[dict[str, Any]]:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(job_id, []).append(future)
+        return future
+
+    def completed(self, job: dict[str, Any]) -> None:
+        """Called by the finisher once the final record is stored."""
+        self.active.pop(job["id"], None)
+        self._dirty.discard(job["id"])
+        for future in self._waiters.pop(job["id"], []):
+            if not future.done():
+                future.set_result(job)
+        self.notify(job["id"], "complete", job)
+        self.listeners.pop(job["id"], None)
+        self.kick()
+
+    # ---- queries used by the event use cases (JobIndex)
+
+    def jobs_in_state(self, event_id: str, state: str) -> list[dict[str, Any]]:
+        return [j for j in self.active.values() if j["event"] == event_id and j["state"] == state]
+
+    def count_in_states(self, event_id: str, states: tuple[str, ...] = ACTIVE_JOB_STATES) -> int:
+        return sum(1 for j in self.active.values() if j["event"] == event_id and j["state"] in states)
+
+    def delete_history(self, event_id: str) -> int:
+        """Delete every completed job of an event with its log and files (runs on a thread)."""
+        count = 0
+        for batch in self._store.delete_event_jobs(event_id):
+            for job_id in batch:
+                self.logs.delete(job_id)
+                self.files.delete_job_outputs(job_id)
+            count += len(batch)
+        return count
+
+    def flush_queue(self, event_id: str) -> int:
+        """Remove an event's queued jobs silently (no actions, no records)."""
+        queued = [j for j in self.active.values() if j["event"] == event_id and j["state"] == "queued"]
+        with self._store.write() as w:
+            for job in queued:
+                w.delete_job(job["id"])
+        for job in queued:
+            self.active.pop(job["id"], None)
+            for future in self._waiters.pop(job["id"], []):
+                if not future.done():
+                    future.cancel()
+        return len(queued)
+
+
+__all__ = ["JobEngine", "LaunchError"]

@@ -1,0 +1,207 @@
+"""Finishing a job (jobs.md §6.1): results, output files, code, retries, tags, event state, the
+final record — in an order that makes every effect visible before the record says ``final``."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cronwright.engine.jobs.launch import LaunchError
+from cronwright.engine.jobs.rules import final_tags, first_limit, limit_amount, normalize_code, retry_request
+from cronwright.runner import OutputFile, RunResult
+
+if TYPE_CHECKING:
+    from cronwright.engine.jobs.engine import JobEngine
+
+#: plugin result fields that never overwrite the job's own bookkeeping
+_RESERVED = frozenset(
+    {
+        "id",
+        "event",
+        "state",
+        "started",
+        "completed",
+        "elapsed",
+        "server",
+        "groups",
+        "source",
+        "username",
+        "key",
+        "complete",
+        "final",
+        "code",
+        "description",
+        "activity",
+        "actions",
+        "limits",
+        "tags",
+        "log_file_size",
+        "now",
+        "input",
+        "type",
+        "retried",
+        "jobs",
+        "retry_count",
+        "retry_prev",
+    }
+)
+
+
+@dataclass
+class Outcome:
+    """How a job ended, from the runner or from the engine (abort, setup error)."""
+
+    code: int | float | str = 0
+    description: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] | None = None
+    files: list[OutputFile] = field(default_factory=list)
+    cpu: dict[str, float] | None = None
+    mem: dict[str, float] | None = None
+    retry_ok: bool = False
+
+    @classmethod
+    def from_result(cls, result: RunResult, *, retry_ok: bool) -> Outcome:
+        return cls(
+            code=result.code,
+            description=result.description,
+            fields=result.fields,
+            data=result.data,
+            files=result.files,
+            cpu=result.cpu.as_dict() if result.cpu.count else None,
+            mem=result.mem.as_dict() if result.mem.count else None,
+            retry_ok=retry_ok,
+        )
+
+
+class Finisher:
+    def __init__(self, engine: JobEngine) -> None:
+        self._engine = engine
+
+    async def finish(self, job: dict[str, Any], outcome: Outcome) -> None:
+        engine = self._engine
+        if job.get("complete"):
+            return
+        job["state"] = "finishing"
+        for key, value in outcome.fields.items():
+            if key not in _RESERVED:
+                job[key] = value
+        if outcome.data:
+            job["data"] = outcome.data
+        job.setdefault("data", {})
+        for key, stats in (("cpu", outcome.cpu), ("mem", outcome.mem)):
+            if stats:
+                job[key] = stats
+        code, description = outcome.code, outcome.description
+        stored, error = await asyncio.to_thread(self._store_outputs, job, outcome.files)
+        if error:
+            code, description, stored = "upload", error, []
+        job["files"] = stored
+        now = engine._clock.now()
+        job.update(completed=now, elapsed=round(max(0.0, now - job["started"]), 3), complete=True, progress=1.0)
+        job["log_file_size"] = engine.logs.finish(job["id"])
+        if code and not description:
+            description = "Unknown Error (no description provided)"
+        job["code"], job["description"] = normalize_code(code), str(description)
+        job["retry_ok"] = outcome.retry_ok or bool(job.get("retry_ok"))
+        if job.get("ephemeral") and (job["files"] or job["code"]):
+            job.pop("ephemeral")
+        self._retry(job, now)
+        known = {}
+        for tag in engine._catalog["tags"].values():
+            known[tag["id"]] = tag["id"]
+            if isinstance(tag.get("title"), str):
+                known.setdefault(tag["title"], tag["id"])
+        has_files = bool(job["files"] or (job.get("input") or {}).get("files"))
+        job["tags"], notes = final_tags(job, known, has_files)
+        for note in notes:
+            engine.launcher.note(job, note)
+        if not job.get("retried"):
+            try:
+                engine.apply_event_changes(job)
+            except Exception as exc:  # a bad update_event from a plugin must not lose the job
+                engine.launcher.note(job, f"Event change from job output not applied: {exc}")
+        event = engine._catalog["events"].get(job["event"])
+        if event is not None:
+            job["event_title"], job["event_revision"] = event.get("title"), event.get("revision")
+        for key in ("abort_reason", "setup_error", "cwd"):
+            job.pop(key, None)
+        job.update(final=True, state="complete")
+        with engine._store.write() as w:
+            if job.get("ephemeral"):
+                w.delete_job(job["id"])
+            else:
+                w.put_job(job)
+            if not job.get("retried") and event is not None:
+                state = engine._store.get_event_state(job["event"])
+                state.update(
+                    last_job=job["id"],
+                    last_code=job["code"],
+                    last_completed=int(now),
+                    total_elapsed=round((state.get("total_elapsed") or 0) + job["elapsed"], 3),
+                    total_count=(state.get("total_count") or 0) + 1,
+                )
+                w.set_event_state(job["event"], state)
+        engine.worker.cleanup(job["id"])
+        engine.completed(job)
+
+    def _retry(self, job: dict[str, Any], now: float) -> None:
+        request = retry_request(job, now)
+        if request is None:
+            return
+        try:
+            retry = self._engine.launch(request)[0]
+        except LaunchError as exc:
+            self._engine.launcher.note(job, f"Retry not launched: {exc}")
+            return
+        job["retried"] = True
+        job.setdefault("jobs", []).append({"id": retry["id"], "reason": "retry"})
+
+    def _store_outputs(self, job: dict[str, Any], files: list[OutputFile]) -> tuple[list[dict[str, Any]], str]:
+        """Move/copy output files into storage (on a thread); returns (records, error)."""
+        engine = self._engine
+        cwd = Path(job["cwd"]) if job.get("cwd") else None
+        records = []
+        try:
+            for out in files:
+                inside = cwd is not None and out.path.is_relative_to(cwd)
+                key, size = engine.files.store(
+                    out.path, parts=("jobs", job["id"]), filename=out.filename, move=out.delete or inside
+                )
+                records.append(
+                    engine.files.record(
+                        key, size, out.filename, engine._clock.now(), server=job.get("server", ""), job=job["id"]
+                    )
+                )
+        except OSError as exc:
+            return [], f"Failed to store output file: {exc}"
+        return records, ""
+
+    def prune_input_files(self, job: dict[str, Any]) -> None:
+        """Apply the ``file`` limit to ``input.files`` (limits-actions.md §2.2); never refuses."""
+        limit = first_limit(job, "file")
+        files = (job.get("input") or {}).get("files")
+        if not limit or not isinstance(files, list) or not files:
+            return
+        kept = list(files)
+        amount = limit_amount(limit)
+        if amount is not None:
+            kept = kept[: max(0, int(amount))]
+        size_cap = limit_amount({"amount": limit.get("size")})
+        if size_cap:
+            total, fitting = 0, []
+            for entry in kept:
+                total += entry.get("size") or 0
+                if total > size_cap:
+                    break
+                fitting.append(entry)
+            kept = fitting
+        accept = limit.get("accept")
+        if isinstance(accept, str) and accept.strip():
+            endings = tuple(e.strip().lower() for e in accept.split(",") if e.strip())
+            kept = [f for f in kept if str(f.get("filename", "")).lower().endswith(endings)]
+        if len(kept) < len(files):
+            job["input"]["files"] = kept
+            self._engine.launcher.note(job, f"Pruned {len(files) - len(kept)} files from input (file limit).")

@@ -1,0 +1,71 @@
+"""Restart recovery: what happens to jobs that were unfinished when the conductor last stopped.
+
+- Waiting jobs (``start_delay``, ``retry_delay``, ``ready``, ``queued``) stay as they were and run.
+- ``starting`` jobs never had a process: they go back to ``ready``.
+- ``active``/``finishing`` jobs had a process this conductor can no longer supervise (its pipes
+  died with the old process). A leftover process tree is killed (it is identified by pid and
+  process start time, so an unrelated process that reused the pid is left alone), and the job ends
+  as aborted with a description that says so; a ``retry`` limit relaunches it. A graceful stop
+  aborts running jobs itself (``JobEngine.stop``), so this path is for crashes (``kill -9``, power
+  loss).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from typing import TYPE_CHECKING, Any
+
+import psutil
+
+from cronwright.engine.jobs.rules import WAITING_STATES
+
+if TYPE_CHECKING:
+    from cronwright.engine.jobs.engine import JobEngine
+
+LOST_REASON = "Job process was lost: Cronwright stopped unexpectedly while the job was running (found at restart)."
+
+
+def kill_leftover(job: dict[str, Any]) -> bool:
+    """Kill what is left of the job's process tree; True when something was killed."""
+    pid = job.get("pid")
+    if not isinstance(pid, int) or pid <= 1:
+        return False
+    try:
+        process = psutil.Process(pid)
+        started = float(job.get("started") or 0)
+        if not started - 5 <= process.create_time() <= started + 60:
+            return False  # the pid now belongs to another process
+        victims = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return False
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)
+    for victim in victims:
+        with contextlib.suppress(psutil.Error):
+            victim.kill()
+    return True
+
+
+async def recover_jobs(engine: JobEngine) -> None:
+    from cronwright.engine.jobs.finish import Outcome
+
+    lost = []
+    for job in engine._store.unfinished_jobs():
+        state = job.get("state")
+        if state in WAITING_STATES:
+            engine.active[job["id"]] = job
+            engine.launcher.note(job, "Still waiting after a restart of Cronwright.")
+        elif state == "starting":
+            job["state"] = "ready"
+            engine.active[job["id"]] = job
+            engine.persist(job)
+        else:
+            engine.active[job["id"]] = job
+            lost.append(job)
+    for job in lost:
+        killed = kill_leftover(job)
+        reason = LOST_REASON + (" Its leftover processes were killed." if killed else "")
+        job["state"] = "finishing"
+        await engine.finisher.finish(job, Outcome(code="abort", description=reason, retry_ok=True))

@@ -1,0 +1,157 @@
+"""Pure job rules: code normalization, completion conditions, tags, limits lookup and the retry
+request (jobs.md §3, §6, §7). No I/O, no clock: callers pass times in."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+#: event fields that never become job fields (jobs.md §1)
+EVENT_ONLY_KEYS = ("title", "enabled", "triggers", "session_id", "created", "modified", "revision")
+#: states in which a job has not started running (aborting them needs no process)
+WAITING_STATES = ("start_delay", "retry_delay", "ready", "queued")
+#: what a retry copies from the failed job (jobs.md §7; the key id travels as ``key``)
+RETRY_KEYS = (
+    "type",
+    "event",
+    "category",
+    "plugin",
+    "targets",
+    "algo",
+    "workflow",
+    "input",
+    "params",
+    "parent",
+    "source",
+    "username",
+    "key",
+    "actions",
+    "limits",
+    "icon",
+    "label",
+    "test",
+    "retry_count",
+    "tags",
+    "invisible",
+    "ephemeral",
+)
+SPECIAL_CODES = ("warning", "critical", "abort")
+_NON_WORD = re.compile(r"\W+")
+
+
+def normalize_code(code: Any) -> int | float | str:
+    """Falsy → 0; not a number or string → "unknown"; strings: runs of non-word characters → "_",
+    lower-cased ("Bad Thing!" → "bad_thing_")."""
+    if not code:
+        return 0
+    if isinstance(code, bool) or not isinstance(code, (int, float, str)):
+        return "unknown"
+    if isinstance(code, str):
+        return _NON_WORD.sub("_", code).lower()
+    return code
+
+
+def is_enabled(entry: Any) -> bool:
+    return isinstance(entry, dict) and bool(entry.get("enabled"))
+
+
+def first_limit(job: dict[str, Any], limit_type: str) -> dict[str, Any] | None:
+    """The first enabled limit of a type (event before category before universal)."""
+    for limit in job.get("limits") or []:
+        if is_enabled(limit) and limit.get("type") == limit_type:
+            return limit
+    return None
+
+
+def limit_amount(limit: dict[str, Any] | None) -> float | None:
+    amount = limit.get("amount") if limit else None
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+        return None
+    return amount
+
+
+def completion_conditions(job: dict[str, Any]) -> list[str]:
+    """jobs.md §6.1 step 6 (empty when the job was retried)."""
+    if job.get("retried"):
+        return []
+    code = job.get("code")
+    conditions = ["complete"]
+    if code:
+        conditions.append("error")
+        conditions.append(code if code in SPECIAL_CODES else "user")
+    else:
+        conditions.append("success")
+    conditions.extend(f"tag:{t}" for t in job.get("tags") or [] if isinstance(t, str))
+    wanted = job.get("test_conditions")
+    if job.get("test") and isinstance(wanted, list):
+        conditions = [c for c in conditions if c in wanted]
+    return conditions
+
+
+def final_tags(job: dict[str, Any], known_tags: dict[str, str], has_files: bool) -> tuple[list[str], list[str]]:
+    """Tags of the stored record and the meta-log warnings (jobs.md §6.1 step 7).
+
+    ``known_tags`` maps tag ids and titles to ids.
+    """
+    kept: list[str] = []
+    notes: list[str] = []
+    for tag in job.get("tags") or []:
+        tag_id = known_tags.get(tag) if isinstance(tag, str) else None
+        if tag_id is None:
+            if isinstance(tag, str) and tag.startswith("_"):
+                continue  # system tags are recomputed below
+            notes.append(f"Unknown tag removed from job: {tag}")
+        elif tag_id not in kept:
+            kept.append(tag_id)
+    kept, note = truncate_tags(kept, first_limit(job, "tag"))
+    if note:
+        notes.append(note)
+    kept.append("_error" if job.get("code") else "_success")
+    kept.append("_retried" if job.get("retried") else "_last")
+    if job.get("test"):
+        kept.append("_test")
+    if has_files:
+        kept.append("_files")
+    return list(dict.fromkeys(kept)), notes
+
+
+def truncate_tags(tags: list[Any], tag_limit: dict[str, Any] | None) -> tuple[list[Any], str | None]:
+    """Apply a ``tag`` limit: keep the first ``amount`` tags."""
+    amount = limit_amount(tag_limit)
+    if amount is None or len(tags) <= amount:
+        return tags, None
+    keep = max(0, int(amount))
+    return tags[:keep], f"Tag limit: kept the first {keep} of {len(tags)} tags."
+
+
+def retry_request(job: dict[str, Any], now: float) -> dict[str, Any] | None:
+    """The launch request of the next attempt, or None when no retry applies (jobs.md §7)."""
+    code = job.get("code")
+    if not code or job.get("retried") or (code == "abort" and not job.get("retry_ok")):
+        return None
+    limit = first_limit(job, "retry")
+    amount = limit_amount(limit)
+    count = job.get("retry_count") or 0
+    if not amount or amount <= 0 or count >= amount:
+        return None
+    request = {k: job[k] for k in RETRY_KEYS if k in job}
+    request["id"] = job["event"]
+    request["retry_count"] = count + 1
+    request["retry_prev"] = job["id"]
+    for key in ("limits", "actions"):
+        request[key] = [e for e in request.get(key) or [] if e.get("source") not in ("category", "universal")]
+    request["tags"] = [t for t in request.get("tags") or [] if not (isinstance(t, str) and t.startswith("_"))]
+    delay = limit_amount({"amount": limit.get("duration")}) if limit else None
+    if delay and delay > 0:
+        request["state"] = "retry_delay"
+        request["until"] = now + delay
+    return request
+
+
+def merge_data(old: Any, new: dict[str, Any]) -> dict[str, Any]:
+    """Protocol ``data`` merge: key by key, later wins, two arrays are concatenated."""
+    merged = dict(old) if isinstance(old, dict) else {}
+    for key, value in new.items():
+        previous = merged.get(key)
+        merged[key] = previous + value if isinstance(previous, list) and isinstance(value, list) else value
+    return merged

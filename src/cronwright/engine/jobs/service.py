@@ -1,0 +1,323 @@
+"""Job use cases behind the jobs API (jobs.md §10): reading, logs, abort, delete, tags, queue."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Callable
+from typing import Any
+
+from cronwright.clock import Clock
+from cronwright.engine import activity
+from cronwright.engine.activity import Origin
+from cronwright.engine.catalog import Catalog
+from cronwright.engine.common import int_param, loose_equal, sort_dir_param
+from cronwright.engine.identity import Identity
+from cronwright.engine.jobs.engine import JobEngine
+from cronwright.engine.jobs.logstore import INLINE_LOG_BYTES
+from cronwright.engine.jobs.rules import WAITING_STATES
+from cronwright.engine.validation import ID_RE, require_params
+from cronwright.errors import BadRequest, Conflict, NotFound, api_error
+from cronwright.store.base import Store
+
+Authenticate = Callable[[], Identity]
+#: left out of ``get_jobs`` rows unless ``verbose``
+HEAVY_KEYS = ("actions", "activity", "html", "limits", "procs", "conns", "table", "timelines", "input", "data", "files")
+_PAGING_KEYS = ("offset", "limit", "sort_by", "sort_dir")
+_DIGITS = re.compile(r"^\d+$")
+
+
+class JobService:
+    def __init__(self, engine: JobEngine, store: Store, catalog: Catalog, clock: Clock, secret_key: str) -> None:
+        self._engine = engine
+        self._store = store
+        self._catalog = catalog
+        self._clock = clock
+        self._secret = secret_key
+
+    # ---- tokens
+
+    def token(self, job_id: str) -> str:
+        digest = hashlib.sha256(f"download{job_id}{self._secret}".encode()).digest()[:16]
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def check_token(self, job_id: Any, token: Any) -> bool:
+        if not isinstance(job_id, str) or not isinstance(token, str):
+            return False
+        return hmac.compare_digest(self.token(job_id).encode(), token.encode("utf-8", "replace"))
+
+    # ---- lookups
+
+    def find(self, job_id: str) -> tuple[dict[str, Any] | None, bool]:
+        """(job, is_active): the live job when unfinished, else the stored record."""
+        job = self._engine.active.get(job_id)
+        if job is not None:
+            return job, True
+        return self._store.get_job(job_id), False
+
+    def _visible(
+        self, params: dict[str, Any], authenticate: Authenticate, missing_code: str = "notfound"
+    ) -> tuple[dict[str, Any], bool, Identity]:
+        require_params(params, {"id": ID_RE})
+        who = authenticate()
+        job, active = self.find(params["id"])
+        if job is None:
+            if missing_code == "notfound":
+                raise NotFound("notfound", f"Failed to load job details: {params['id']}")
+            raise NotFound(missing_code, f"Job not found: {params['id']}")
+        who.require_scope(job)
+        return job, active, who
+
+    def with_output(self, job: dict[str, Any]) -> dict[str, Any]:
+        """The record as ``get_job`` shows it: a small completed log inlined as ``output``."""
+        shown = dict(job)
+        if job.get("complete"):
+            if 0 < (job.get("log_file_size") or 0) <= INLINE_LOG_BYTES:
+                data = self._engine.logs.read_done(job["id"], INLINE_LOG_BYTES)
+                if data is not None:
+                    shown["output"] = data.decode("utf-8", errors="replace")
+            elif not job.get("log_file_size") and job.get("code") and job.get("description"):
+                shown["output"] = f"{job['description']}\n"
+            shown["log_uploaded"] = bool(job.get("log_file_size"))
+        return shown
+
+    # ---- reading
+
+    def get_job(self, params: dict[str, Any], authenticate: Authenticate) -> dict[str, Any]:
+        job, _active, _who = self._visible(params, authenticate)
+        shown = self.with_output(job)
+        remove = params.get("remove")
+        keys = remove.split(",") if isinstance(remove, str) else remove if isinstance(remove, list) else []
+        for key in keys:
+            if isinstance(key, str):
+                shown.pop(key.strip(), None)
+        return {"job": shown, "token": self.token(job["id"])}
+
+    def get_jobs(self, params: dict[str, Any], authenticate: Authenticate) -> dict[str, Any]:
+        ids = params.get("ids")
+        if isinstance(ids, str):
+            ids = [i for i in ids.split(",") if i]
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+            if "event" in params:
+                return self._event_history(params, authenticate)
+            raise api_error_job("Missing or malformed ids parameter.")
+        who = authenticate()
+        verbose = params.get("verbose") not in (None, False, 0, "", "0", "false")
+        rows = []
+        for job_id in ids:
+            job, _ = self.find(job_id)
+            if job is None or not who.can_see(job):
+                rows.append({"err": f"Failed to locate job: {job_id}"})
+            else:
+                rows.append(job if verbose else {k: v for k, v in job.items() if k not in HEAVY_KEYS})
+        return {"jobs": rows}
+
+    def _event_history(self, params: dict[str, Any], authenticate: Authenticate) -> dict[str, Any]:
+        """Cronwright extension: ``get_jobs {event, offset, limit}`` → completed jobs, newest first."""
+        require_params(params, {"event": ID_RE})
+        offset = int_param(params, "offset", 0)
+        limit = int_param(params, "limit", 50, minimum=1, maximum=1000)
+        who = authenticate()
+        event = self._catalog["events"].get(params["event"])
+        if event is not None:
+            who.require_scope(event)
+        rows, total = self._store.event_history(params["event"], offset, limit)
+        rows = [r for r in rows if who.can_see(r)]
+        return {"rows": [{k: v for k, v in r.items() if k not in HEAVY_KEYS} for r in rows], "list": {"length": total}}
+
+    def active_jobs(self, params: dict[str, Any], authenticate: Authenticate) -> dict[str, Any]:
+        offset = int_param(params, "offset", 0)
+        limit = int_param(params, "limit", 0)
+        newest_first = sort_dir_param(params)
+        sort_by = params.get("sort_by", "started")
+        if not isinstance(sort_by, str):
+            raise api_error("Malformed parameter: sort_by")
+        who = authenticate()
+        filters = [(k, v) for k, v in params.items() if k not in _PAGING_KEYS]
+        rows = [
+            j
+            for j in self._engine.active.values()
+            if who.can_see(j) and all(loose_equal(j.get(k), v) for k, v in filters)
+        ]
+        rows.sort(key=lambda j: _sort_key(j.get(sort_by)), reverse=newest_first)
+        total = len(rows)
+        rows = rows[offset : offset + limit] if limit else rows[offset:]
+        return {"rows": rows, "list": {"length": total}}
+
+    def active_summary(self, params: dict[str, Any], authenticate: Authenticate) -> dict[str, Any]:
+        who = authenticate()
+        filters = list(params.items())
+        events: dict[str, Any] = {}
+        for job in self._engine.active.values():
+            if not who.can_see(job) or not all(loose_equal(job.get(k), v) for k, v in filters):
+                continue
+            entry = events.setdefault(job["event"], {"id": job["event"], "states": {}, "sources": {}, "targets": {}})
+            _count(entry["states"], job["state"])
+            _count(entry["sources"], job.get("source") or "unknown")
+            for target in job.get("targets") or []:
+                _count(entry["targets"], str(target))
+        return {"events": events}
+
+    # ---- logs
+
+    def tail(self, params: dict[str, Any], authenticate: Authenticate) -> dict[str, Any]:
+        size = params.get("bytes", 32768)
+        if isinstance(size, str) and _DIGITS.match(size):
+            size = int(size)
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1048576:
+            raise api_error("Malformed parameter: bytes (an integer from 1 to 1048576)")
+        job, active, _ = self._visible(params, authenticate)
+        return {"text": self._engine.logs.tail(job["id"], size) if active else ""}
+
+    def log_bytes(self, job: dict[str, Any], active: bool) -> bytes | None:
+        """The log text of a job (live or completed), None when it has none."""
+        if active:
+            return self._engine.logs.read_live(job["id"]) or None
+        data = self._engine.logs.read_done(job["id"])
+        if data is None and job.get("code") and job.get("description"):
+            return f"{job['description']}\n".encode()
+        return data
+
+    # ---- changing
+
+    def abort(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:
+        require_params(params, {"id": ID_RE})
+        who = authenticate()
+        who.require("abort_jobs")
+        job = self._engine.active.get(params["id"])
+        if job is None or job.get("complete") or job["state"] == "finishing":
+            raise NotFound("job", f"Job not found or is no longer active: {params['id']}")
+        who.require_scope(job)
+        actor = f"API Key: {who.title}" if who.kind == "key" else f"user: {who.username}"
+        self._engine.abort(job["id"], f"Manually aborted by {actor}")
+        self._record("job_abort", who, origin, job)
+
+    def delete(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:
+        require_params(params, {"id": ID_RE})
+        who = authenticate()
+        who.require("delete_jobs")
+        if params["id"] in self._engine.active:
+            raise Conflict("job", f"Cannot delete a job that is still active: {params['id']}")
+        job = self._store.get_job(params["id"])
+        if job is None:
+            raise NotFound("job", f"Job not found: {params['id']}")
+        who.require_scope(job)
+        with self._store.write() as w:
+            w.delete_job(job["id"])
+            activity.record(
+                w,
+                "job_delete",
+                epoch=self._clock.now(),
+                description=f"Job #{job['id']}",
+                who=who,
+                origin=origin,
+                keywords=[job["id"], job.get("event")],
+                job=job["id"],
+            )
+        self._engine.logs.delete(job["id"])
+        self._engine.files.delete_job_outputs(job["id"])
+        for entry in (job.get("input") or {}).get("files") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                self._engine.files.delete_key(entry["path"])
+
+    def update(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:
+        require_params(params, {"id": ID_RE})
+        who = authenticate()
+        who.require_admin()
+        job, active = self.find(params["id"])
+        if job is None:
+            raise NotFound("job", f"Job not found: {params['id']}")
+        changes = {k: v for k, v in params.items() if k not in ("id", "event", "state", "complete", "final")}
+        job.update(changes)
+        self._store_changed(job, active)
+        if not active:
+            self._record("job_update", who, origin, job, params=changes)
+
+    def manage_tags(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:
+        if len(params) > 2:
+            raise api_error_job("Too many properties in params")
+        require_params(params, {"id": ID_RE, "tags": "array"})
+        who = authenticate()
+        who.require("tag_jobs")
+        if params["id"] in self._engine.active:
+            raise Conflict("job", "Cannot update tags of running job.")
+        job = self._store.get_job(params["id"])
+        if job is None:
+            raise NotFound("job", f"Job not found: {params['id']}")
+        who.require_scope(job)
+        tags = [t for t in params["tags"] if isinstance(t, str)]
+        job["tags"] = tags
+        self._engine.launcher.note(job, f"Tags updated by {who.username}: {', '.join(tags) or '(none)'}")
+        self._store_changed(job, active=False)
+        self._record("job_update_tags", who, origin, job, tags=tags)
+
+    def flush_queue(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> int:
+        require_params(params, {"id": ID_RE})
+        who = authenticate()
+        who.require("abort_jobs")
+        event = self._catalog["events"].get(params["id"])
+        if event is None:
+            raise NotFound("event", f"Event not found: {params['id']}")
+        who.require_scope(event)
+        count = self._engine.flush_queue(event["id"])
+        with self._store.write() as w:
+            activity.record(
+                w,
+                "queue_flush",
+                epoch=self._clock.now(),
+                description=str(event.get("title")),
+                who=who,
+                origin=origin,
+                keywords=[event["id"]],
+                count=count,
+            )
+        return count
+
+    def skip_delay(self, params: dict[str, Any], authenticate: Authenticate) -> None:
+        require_params(params, {"id": ID_RE})
+        who = authenticate()
+        who.require("run_jobs")
+        job = self._engine.active.get(params["id"])
+        if job is None or job["state"] not in WAITING_STATES or not job.get("until"):
+            raise Conflict("job", f"Job is not in a delay state: {params['id']}")
+        who.require_scope(job)
+        job["until"] = self._clock.now()
+        self._engine.persist(job)
+        self._engine.kick()
+
+    def _store_changed(self, job: dict[str, Any], active: bool) -> None:
+        if active:
+            self._engine.mark_dirty(job["id"])
+        else:
+            with self._store.write() as w:
+                w.put_job(job)
+
+    def _record(self, action: str, who: Identity, origin: Origin, job: dict[str, Any], **extra: Any) -> None:
+        with self._store.write() as w:
+            activity.record(
+                w,
+                action,
+                epoch=self._clock.now(),
+                description=f"Job #{job['id']}",
+                who=who,
+                origin=origin,
+                keywords=[job["id"], job.get("event")],
+                job=job["id"],
+                **extra,
+            )
+
+
+def api_error_job(message: str) -> BadRequest:
+    return BadRequest("job", message)
+
+
+def _count(bucket: dict[str, int], key: str) -> None:
+    bucket[key] = bucket.get(key, 0) + 1
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value)
+    return (1, str(value) if value is not None else "")

@@ -1,0 +1,110 @@
+"""The local worker: runs a dispatched job on this machine through ``cronwright.runner``.
+
+It prepares the working directory (input files), builds the ``RunSpec``, and turns the runner's
+callbacks into job updates through ``JobUpdates`` (implemented by the engine). A remote agent
+will do the same on its machine and send the updates over the network.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+from cronwright.engine.jobs.filestore import FileStore, clean_filename
+from cronwright.runner import JobRun, KillPolicy, RunResult, RunSpec
+
+#: host variables never passed to jobs (credentials and settings of this server)
+_PRIVATE_ENV_PREFIXES = ("XYOPS_", "CRONWRIGHT_")
+
+
+class JobUpdates(Protocol):
+    def job_started(self, job_id: str, pid: int) -> None: ...
+    def job_log(self, job_id: str, chunk: bytes) -> None: ...
+    def job_update(self, job_id: str, changes: dict[str, Any]) -> None: ...
+    def job_push(self, job_id: str, push: dict[str, list[Any]]) -> None: ...
+    def job_notice(self, job_id: str, message: str) -> None: ...
+
+
+class _Sink:
+    """``RunSink`` for one job."""
+
+    def __init__(self, job_id: str, updates: JobUpdates) -> None:
+        self._id = job_id
+        self._updates = updates
+
+    def on_start(self, pid: int) -> None:
+        self._updates.job_started(self._id, pid)
+
+    def on_log(self, chunk: bytes) -> None:
+        self._updates.job_log(self._id, chunk)
+
+    def on_update(self, changes: dict[str, Any]) -> None:
+        self._updates.job_update(self._id, changes)
+
+    def on_push(self, push: dict[str, list[Any]]) -> None:
+        self._updates.job_push(self._id, push)
+
+    def on_notice(self, message: str) -> None:
+        self._updates.job_notice(self._id, message)
+
+
+def host_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIXES)}
+
+
+class LocalWorker:
+    def __init__(
+        self,
+        work_root: Path,
+        files: FileStore,
+        updates: JobUpdates,
+        *,
+        base_url: str,
+        kill_timeout_s: float,
+        sample_interval_s: float,
+    ) -> None:
+        self.work_root = work_root
+        self._files = files
+        self._updates = updates
+        self._base_url = base_url
+        self._kill_timeout_s = kill_timeout_s
+        self._sample_interval_s = sample_interval_s
+        work_root.mkdir(parents=True, exist_ok=True)
+
+    def prepare(self, job: dict[str, Any], plugin: dict[str, Any] | None) -> JobRun:
+        """Create the working directory with the input files and a ``JobRun`` (not started)."""
+        cwd = self.work_root / job["id"]
+        cwd.mkdir(mode=0o777, parents=True, exist_ok=True)
+        for entry in (job.get("input") or {}).get("files") or []:
+            source = self._files.path_of(str(entry.get("path", "")))
+            if source is None or not source.is_file():
+                raise FileNotFoundError(f"Input file is missing from storage: {entry.get('filename')}")
+            target = cwd / clean_filename(str(entry.get("filename") or source.name))
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copyfile(source, target)
+        job["cwd"] = str(cwd)
+        env = {**host_environment(), **{k: str(v) for k, v in (job.get("env") or {}).items()}}
+        spec = RunSpec(
+            job=job,
+            command=str(job.get("command") or ""),
+            cwd=cwd,
+            base_env=env,
+            kill=cast(KillPolicy, job["kill"]) if job.get("kill") in ("none", "parent", "all") else "all",
+            kill_timeout_s=self._kill_timeout_s,
+            script=(plugin or {}).get("script") or None,
+            uid=job.get("uid") or None,
+            gid=job.get("gid") or None,
+            base_url=self._base_url,
+            sample_interval_s=self._sample_interval_s,
+        )
+        return JobRun(spec, _Sink(job["id"], self._updates))
+
+    def cleanup(self, job_id: str) -> None:
+        shutil.rmtree(self.work_root / job_id, ignore_errors=True)
+
+
+__all__ = ["JobUpdates", "LocalWorker", "RunResult", "host_environment"]
