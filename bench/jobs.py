@@ -44,11 +44,19 @@ class Client:
     """One keep-alive connection."""
 
     def __init__(self, host: str, port: int) -> None:
+        self.address = (host, port)
         self.conn = http.client.HTTPConnection(host, port, timeout=60)
 
     def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        self.conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json", "X-API-Key": KEY})
-        return json.loads(self.conn.getresponse().read())
+        data, headers = json.dumps(body), {"Content-Type": "application/json", "X-API-Key": KEY}
+        try:
+            self.conn.request("POST", path, data, headers)
+            return json.loads(self.conn.getresponse().read())
+        except (ConnectionError, http.client.HTTPException):  # the server closed an idle keep-alive connection
+            self.conn.close()
+            self.conn = http.client.HTTPConnection(*self.address, timeout=60)
+            self.conn.request("POST", path, data, headers)
+            return json.loads(self.conn.getresponse().read())
 
 
 def start_server(data_dir: str) -> tuple[subprocess.Popen[str], str, int]:

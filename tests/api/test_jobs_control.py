@@ -313,3 +313,14 @@ def test_launch_brake(server_factory: object) -> None:
     assert refused and "Global jobs per minute limit has been reached (2/min)" in refused[0]
     assert httpx.get(f"{server.url}/api/app/ping").json()["code"] == 0
     assert ADMIN_KEY
+
+
+def test_retry_with_delay(api: Api) -> None:
+    """A retry limit with `duration` starts the next attempt in `retry_delay` until its time."""
+    event = script_event(api, "exit 1", limits=[{"enabled": True, "type": "retry", "amount": 1, "duration": 1}])
+    first = run_wait(api, event["id"])
+    retry_id = first["jobs"][0]["id"]
+    waiting = api.ok("get_job", {"id": retry_id})["job"]
+    assert waiting["state"] == "retry_delay" and waiting["until"] >= first["completed"] + 0.9
+    retry = wait_job(api, retry_id)
+    assert retry["retry_count"] == 1 and retry["started"] >= waiting["until"] - 0.01

@@ -308,3 +308,24 @@ def test_delete_event_with_jobs(api: Api) -> None:
 def test_run_with_script_constant(api: Api) -> None:
     """The default test script runs (sanity check of the helpers)."""
     assert "hello" in run_wait(api, create_event(api, params={"script": SCRIPT})["id"])["output"]
+
+
+def test_job_output_updates_and_deletes_event(api: Api) -> None:
+    """`update_event` from a job is applied (validated, revision +1, history `reason: job`); `delete_event` deletes."""
+    event = script_event(api, 'echo \'{"xy":1,"update_event":{"title":"Changed by job"}}\'')
+    job = run_wait(api, event["id"])
+    stored = api.ok("get_event", {"id": event["id"]})["event"]
+    assert stored["title"] == "Changed by job" and stored["revision"] == event["revision"] + 1
+    row = api.ok("get_event_history", {"id": event["id"]})["rows"][0]
+    assert row["reason"] == "job" and row["job"] == job["id"] and "username" not in row
+    doomed = script_event(api, 'echo \'{"xy":1,"delete_event":true}\'')
+    job = run_wait(api, doomed["id"])
+    assert job["code"] == 0 and api.error("get_event", {"id": doomed["id"]})[:2] == (404, "notfound")
+
+
+def test_test_runs_and_overrides(api: Api) -> None:
+    """A `test` run is tagged `_test`; `_xy_override_label` sets the job's label; samples are kept."""
+    event = script_event(api, "sleep 1.2", params={"_xy_override_label": "Nightly"})
+    job = run_wait(api, event["id"], test=True)
+    assert "_test" in job["tags"] and job["label"] == "Nightly"
+    assert job["mem"]["count"] >= 1 and job["mem"]["max"] > 0 and "cpu" in job
