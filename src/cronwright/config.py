@@ -51,6 +51,12 @@ class Settings:
     job_sample_interval_s: float = 1.0
     #: environment variables added to every job's process
     job_env: dict[str, str] = field(default_factory=dict)
+    #: a startup trigger fires only when the server process has been up for less than this, seconds
+    min_startup_trigger_uptime_s: float = 300.0
+    #: TEST ONLY: the server's clock starts at this Unix time (0 = real time)
+    clock_start: float = 0.0
+    #: TEST ONLY: enables the ``test_set_clock`` endpoint (moves the server's clock)
+    test_api: int = 0
     #: extra, free-form settings used by later subsystems (universal limits, SMTP, ...)
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -165,3 +165,28 @@ def test_schema_version(store: SqlStore) -> None:
     from cronwright.store.sql.migrations import MIGRATIONS
 
     assert store.schema_version() == MIGRATIONS[-1].version
+
+
+def test_fires_are_recorded_once(store: SqlStore) -> None:
+    """A fire (event, instant, trigger) can be recorded only once; the loser's whole write rolls back."""
+    fire = {
+        "event_id": "e1",
+        "at": 1766111340,
+        "trigger": 0,
+        "round": 0,
+        "status": "launched",
+        "job_id": "j1",
+        "reason": None,
+        "recorded": 1.0,
+    }
+    with store.write() as w:
+        w.record_fire(fire)
+        w.put_job({"id": "j1", "event": "e1", "state": "ready"})
+    with pytest.raises(DuplicateId), store.write() as w:
+        w.put_job({"id": "j2", "event": "e1", "state": "ready"})
+        w.record_fire({**fire, "job_id": "j2"})
+    assert store.get_job("j2") is None
+    with store.write() as w:
+        w.record_fire({**fire, "trigger": 1, "status": "skipped", "job_id": None, "reason": "missed"})
+    rows, total = store.fires_of("e1", 0, 10)
+    assert total == 2 and [r["trigger"] for r in rows] == [0, 1] and rows[1]["reason"] == "missed"

@@ -57,6 +57,7 @@ def test_database_of_release_0_1_opens(tmp_path: Path) -> None:
     store = SqlStore.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
         assert store.schema_version() == MIGRATIONS[-1].version
+        assert store.fires_of("fixture_event", 0, 10) == ([], 0)  # the v2 table exists and is empty
         event = store.get_doc("events", "fixture_event")
         assert event is not None and event["params"]["script"] == "#!/bin/sh\necho v1\n"
         assert store.get_event_state("fixture_event") == {"cursor": 1700000040}

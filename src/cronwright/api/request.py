@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 
 from python_multipart.exceptions import FormParserError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import ClientDisconnect, Request
 
@@ -178,6 +179,8 @@ async def _read_multipart(request: Request, limit: int) -> tuple[dict[str, Any],
         raise api_error(f"Malformed multipart body: {exc.message}") from None
     except FormParserError as exc:
         raise api_error(f"Malformed multipart body: {exc}") from None
+    except HTTPException as exc:  # Starlette reports parser failures as HTTP 400
+        raise api_error(f"Malformed multipart body: {exc.detail}") from None
     except ClientDisconnect:
         raise BadRequest("api", "Client disconnected before the request body was complete.") from None
     fields: dict[str, Any] = {}

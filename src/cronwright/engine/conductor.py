@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from cronwright.clock import Clock, SystemClock
+from cronwright.clock import AdjustableClock, Clock, SystemClock
 from cronwright.config import Settings
 from cronwright.engine.auth import Authenticator
 from cronwright.engine.catalog import Catalog
@@ -24,7 +24,9 @@ from cronwright.engine.events import EventService
 from cronwright.engine.jobs.engine import JobEngine
 from cronwright.engine.jobs.service import JobService
 from cronwright.engine.kinds import GROUPS
+from cronwright.engine.magic import MagicLinks
 from cronwright.engine.runs import RunPreparer
+from cronwright.engine.scheduler import Scheduler
 from cronwright.engine.servers import ServerRegistry
 from cronwright.engine.setup import FirstStart, ensure_installed
 from cronwright.engine.state import GlobalState
@@ -45,7 +47,11 @@ class Conductor:
     ) -> None:
         self.settings = settings
         self.store = store
-        self.clock = clock or SystemClock()
+        self.clock = clock or (
+            AdjustableClock(settings.clock_start or None)
+            if settings.clock_start or settings.test_api
+            else SystemClock()
+        )
         self.first_start: FirstStart | None = ensure_installed(
             store, self.clock.now(), dict(os.environ if environ is None else environ)
         )
@@ -62,6 +68,11 @@ class Conductor:
         self.users = UserService(self.catalog, self.auth, self.clock)
         self.state = GlobalState(store, self.clock)
         self.job_service = JobService(self.jobs, store, self.catalog, self.clock, self.secret_key)
+        self.magic = MagicLinks(self.catalog)
+        self.scheduler = Scheduler(self.catalog, store, self.clock, settings, self.jobs, self.state)
+        if isinstance(self.clock, AdjustableClock):
+            self.clock.on_change(self.scheduler.wake)
+            self.clock.on_change(self.jobs.kick)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[Any]] = []
 
@@ -97,6 +108,7 @@ class Conductor:
 
     async def start(self) -> None:
         await self.jobs.start()
+        await self.scheduler.start()
         self._loops.append(
             asyncio.create_task(self._every(self.settings.server_info_interval_s, self.servers.refresh_info))
         )
@@ -119,6 +131,7 @@ class Conductor:
         for task in self._loops:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.scheduler.stop()
         await self.jobs.stop()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)

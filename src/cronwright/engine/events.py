@@ -230,7 +230,10 @@ class EventService:
             tx.update("events", merged, expected_revision=stored_revision)
             if isinstance(update_state, dict) and update_state:
                 state = self._catalog.store.get_event_state(current["id"])
-                state.update(_normalize_state(update_state))
+                changes = _normalize_state(update_state)
+                if "cursor" in changes:  # a moved cursor starts a new replay round: replayed fires run again
+                    changes["round"] = int(state.get("round") or 0) + 1
+                state.update(changes)
                 tx.writer.set_event_state(current["id"], state)
             activity.record(
                 tx.writer,

@@ -142,6 +142,54 @@ class CountResult(Envelope):
     count: int
 
 
+class MagicResult(Envelope):
+    description: str | None = None
+    id: str | None = Field(None, description="The new job id.")
+    stream: str | None = Field(None, description="Token for stream_job / view_job_log of that job.")
+    job: d.Job | None = Field(None, description="With /wait: the completed job.")
+
+
+class ForecastRequest(IdRequest):
+    count: int | None = Field(10, description="1–1000")
+    after: float | None = Field(None, description="Unix seconds (default: now).")
+
+
+class ForecastRow(BaseModel):
+    at: int
+    minute: int
+    trigger: int
+    type: str | None = None
+    suppressed: bool
+    until: int | None = None
+    stype: str | None = None
+    dst: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+
+class ForecastResult(Envelope):
+    rows: list[ForecastRow]
+    list: ListInfo
+    active: bool
+    timezone: str
+
+
+class FireRow(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    event_id: str
+    at: int
+    trigger: int
+    status: str
+    job_id: str | None = None
+    reason: str | None = None
+    recorded: float
+
+
+class FireList(Envelope):
+    rows: list[FireRow]
+    list: ListInfo
+
+
 class EventList(Envelope):
     rows: list[d.Event]
     list: ListInfo

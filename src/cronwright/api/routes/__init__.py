@@ -6,9 +6,17 @@ from cronwright.api.registry import Endpoint
 
 
 def all_endpoints() -> list[Endpoint]:
-    from cronwright.api.routes import entities, events, jobs, runs, system, users
+    from cronwright.api.routes import entities, events, jobs, runs, schedule, system, users
 
     endpoints: list[Endpoint] = []
-    for router in (events.router, runs.router, jobs.router, *entities.ROUTERS, system.router, users.router):
+    for router in (
+        events.router,
+        runs.router,
+        schedule.router,
+        jobs.router,
+        *entities.ROUTERS,
+        system.router,
+        users.router,
+    ):
         endpoints.extend(router.endpoints)
     return endpoints

@@ -168,21 +168,45 @@ class JobEngine:
 
     # ---- launching
 
-    def launch(self, request: dict[str, Any]) -> list[dict[str, Any]]:
-        """Launch one job (several for ``multiplex``); raises ``LaunchError``."""
+    def launch(self, request: dict[str, Any], *, fire: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Launch one job (several for ``multiplex``); raises ``LaunchError``.
+
+        With ``fire`` (a scheduled fire: ``event_id``, ``at``, ``trigger``), the fire's row is written in
+        the same transaction as the job, so a fire recorded elsewhere (another conductor, or a tick
+        replayed after a crash) raises ``DuplicateId`` and launches nothing.
+        """
         requests = [request]
         if request.get("algo") == "multiplex" and isinstance(request.get("targets"), list):
             servers = self._candidates({**request, "limits": request.get("limits") or []})
             if len(servers) > 1:
                 requests = [{**request, "targets": [s["id"]]} for s in servers]
         jobs = [self.launcher.build(r) for r in requests]
+        with self._store.write() as w:
+            if fire is not None:
+                w.record_fire(
+                    {
+                        **fire,
+                        "status": "launched",
+                        "job_id": jobs[0]["id"],
+                        "reason": None,
+                        "recorded": self._clock.now(),
+                    }
+                )
+            for job in jobs:
+                w.put_job(job)
         for job in jobs:
             self.active[job["id"]] = job
-            self.persist(job)
             if job.get("setup_error"):
                 self.spawn(self.finisher.finish(job, Outcome(code=1, description=job.pop("setup_error"))), "finish")
+            self.wake_at(job.get("until"))
         self.kick()
         return jobs
+
+    def wake_at(self, until: Any) -> None:
+        """Run a monitor pass when a delayed job becomes due (so it starts on its second)."""
+        if isinstance(until, (int, float)) and not isinstance(until, bool) and not self._stopping:
+            delay = max(0.0, until - self._clock.now())
+            asyncio.get_running_loop().call_later(delay, self.kick)
 
     def kick(self) -> None:
         """Run a monitor pass soon (coalesced)."""
@@ -207,8 +231,7 @@ class JobEngine:
         for job in list(self.active.values()):
             state = job["state"]
             if state in ("start_delay", "retry_delay") and now >= (job.get("until") or 0):
-                job.pop("until", None)
-                job["state"] = "ready"
+                job["state"] = "ready"  # ``until`` stays on the record: when the job was due
                 self.persist(job)
                 state = "ready"
             if state == "ready":

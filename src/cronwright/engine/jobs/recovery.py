@@ -57,6 +57,7 @@ async def recover_jobs(engine: JobEngine) -> None:
         if state in WAITING_STATES:
             engine.active[job["id"]] = job
             engine.launcher.note(job, "Still waiting after a restart of Cronwright.")
+            engine.wake_at(job.get("until"))
         elif state == "starting":
             job["state"] = "ready"
             engine.active[job["id"]] = job

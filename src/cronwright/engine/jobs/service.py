@@ -17,7 +17,6 @@ from cronwright.engine.common import int_param, loose_equal, sort_dir_param
 from cronwright.engine.identity import Identity
 from cronwright.engine.jobs.engine import JobEngine
 from cronwright.engine.jobs.logstore import INLINE_LOG_BYTES
-from cronwright.engine.jobs.rules import WAITING_STATES
 from cronwright.engine.validation import ID_RE, require_params
 from cronwright.errors import BadRequest, Conflict, NotFound, api_error
 from cronwright.store.base import Store
@@ -280,7 +279,7 @@ class JobService:
         who = authenticate()
         who.require("run_jobs")
         job = self._engine.active.get(params["id"])
-        if job is None or job["state"] not in WAITING_STATES or not job.get("until"):
+        if job is None or job["state"] not in ("start_delay", "retry_delay"):
             raise Conflict("job", f"Job is not in a delay state: {params['id']}")
         who.require_scope(job)
         job["until"] = self._clock.now()

@@ -52,6 +52,11 @@ _SCHEDULE_RANGES: Mapping[str, tuple[int, int | None, bool]] = MappingProxyType(
     }
 )
 
+# Cronwright's optional per-schedule DST options (see cronwright.triggers.launchers): key → allowed values.
+_DST_OPTIONS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {"dst_skipped": ("skip", "run"), "dst_repeated": ("twice", "once")}
+)
+
 # Types of which at most one may be enabled, with the name used in the message.
 _UNIQUE_TYPES = (
     ("startup", "startup"),
@@ -131,6 +136,10 @@ def _check_schedule(trigger: dict[str, Any], prefix: str, lookup: Lookup) -> Non
             if value < low or (high is not None and value > high) or (value == 0 and not zero_ok):
                 raise api_error(f"Malformed trigger parameter: {key} (out of range: {js_string(value)})")
     _check_timezone(trigger, prefix)
+    for key, allowed in _DST_OPTIONS.items():
+        value = trigger.get(key)
+        if value is not None and value not in allowed:
+            raise api_error(f"{prefix}: Invalid {key} (use {' or '.join(allowed)})")
 
 
 def _check_timezone(trigger: dict[str, Any], prefix: str) -> None:

@@ -18,7 +18,23 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, MetaData, func, insert, inspect, select, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
 
 from cronwright.store.base import SchemaTooNew, StoreError
 from cronwright.store.sql import tables
@@ -35,7 +51,27 @@ def _baseline(conn: Connection) -> None:
     """Version 1 is the first released schema; there is nothing older to upgrade from."""
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _baseline),)
+def _v2_fires(conn: Connection) -> None:
+    """Version 2 (release 0.2): the ``fires`` ledger of scheduled launches."""
+    frozen = MetaData()
+    Table(
+        "fires",
+        frozen,
+        Column("event_id", String(128), primary_key=True),
+        Column("at", BigInteger, primary_key=True),
+        Column("trigger", Integer, primary_key=True),
+        Column("round", Integer, primary_key=True, default=0),
+        Column("status", String(16), nullable=False),
+        Column("job_id", String(64), nullable=True),
+        Column("reason", Text, nullable=True),
+        Column("recorded", Float, nullable=False),
+    ).create(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _baseline),
+    Migration(2, "scheduled fires ledger", _v2_fires),
+)
 
 _PG_LOCK_KEY = 0x43524F4E  # "CRON": serializes concurrent migrators on PostgreSQL
 

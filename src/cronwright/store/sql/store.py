@@ -122,6 +122,7 @@ class Statements:
         self.delete_event_state = delete(tables.event_state).where(tables.event_state.c.event_id == bindparam("b_id"))
         self.delete_session = delete(tables.sessions).where(tables.sessions.c.id == bindparam("b_id"))
         self.delete_job = delete(tables.jobs).where(tables.jobs.c.id == bindparam("b_id"))
+        self.insert_fire = insert(tables.fires)
 
 
 def _upsert_statement(dialect_insert: Any, table: Table, key: str) -> Any:
@@ -201,6 +202,14 @@ class SqlWriter:
 
     def delete_session(self, session_id: str) -> None:
         self.conn.execute(self._st.delete_session, {"b_id": session_id})
+
+    def record_fire(self, fire: dict[str, Any]) -> None:
+        """Insert a fire row (event_id, at, trigger, status, job_id, reason, recorded); a fire that is
+        already recorded raises ``DuplicateId`` (and the whole transaction is abandoned)."""
+        try:
+            self.conn.execute(self._st.insert_fire, fire)
+        except IntegrityError as exc:
+            raise DuplicateId(f"fire {fire['event_id']}@{fire['at']}#{fire['trigger']} already recorded") from exc
 
     def delete_job(self, job_id: str) -> bool:
         return self.conn.execute(self._st.delete_job, {"b_id": job_id}).rowcount > 0
@@ -290,6 +299,17 @@ class SqlStore:
         with self._read() as conn:
             return {row.event_id: _loads(row.state) for row in conn.execute(select(t.c.event_id, t.c.state))}
 
+    def event_states(self, event_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The states of the given events (absent ones are left out)."""
+        t = tables.event_state
+        out: dict[str, dict[str, Any]] = {}
+        with self._read() as conn:
+            for start in range(0, len(event_ids), 500):
+                chunk = event_ids[start : start + 500]
+                for row in conn.execute(select(t.c.event_id, t.c.state).where(t.c.event_id.in_(chunk))):
+                    out[row.event_id] = _loads(row.state)
+        return out
+
     def get_kv(self, key: str) -> Any | None:
         with self._read() as conn:
             value = conn.execute(select(tables.kv.c.value).where(tables.kv.c.key == key)).scalar()
@@ -326,6 +346,20 @@ class SqlStore:
         with self._read() as conn:
             doc = conn.execute(select(t.c.doc).where(t.c.id == job_id)).scalar()
         return _loads(doc) if doc is not None else None
+
+    def fires_of(self, event_id: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        """Recorded fires of an event, newest first, and their total."""
+        t = tables.fires
+        with self._read() as conn:
+            total = conn.execute(select(func.count()).select_from(t).where(t.c.event_id == event_id)).scalar_one()
+            rows = conn.execute(
+                select(t)
+                .where(t.c.event_id == event_id)
+                .order_by(t.c.at.desc(), t.c.trigger)
+                .offset(offset)
+                .limit(limit)
+            ).mappings()
+            return [{str(k): v for k, v in r.items()} for r in rows], total  # keys may be str subclasses
 
     def event_history(self, event_id: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         """Completed jobs of an event, newest first, and their total."""

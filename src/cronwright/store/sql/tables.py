@@ -97,6 +97,22 @@ jobs = Table(
     Index("ix_jobs_completed", "completed"),
 )
 
+#: one row per scheduled fire (event, instant, trigger, replay round): written with the fire's job,
+#: so the same fire is never launched twice, and missed fires are kept as ``skipped`` with the
+#: reason. ``round`` grows when an operator moves the catch-up cursor, so a deliberate replay runs again.
+fires = Table(
+    "fires",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("at", BigInteger, primary_key=True),
+    Column("trigger", Integer, primary_key=True),
+    Column("round", Integer, primary_key=True, default=0),
+    Column("status", String(16), nullable=False),
+    Column("job_id", String(64), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("recorded", Float, nullable=False),
+)
+
 schema_migrations = Table(
     "schema_migrations",
     metadata,

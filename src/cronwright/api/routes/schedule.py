@@ -1,0 +1,180 @@
+"""Scheduling endpoints: magic links and their form page, the forecast, the fire ledger, and the
+test-only clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import HTMLResponse, Response
+
+from cronwright.api.form_page import render_form
+from cronwright.api.registry import Ctx, EndpointSet
+from cronwright.clock import AdjustableClock
+from cronwright.engine.common import int_param
+from cronwright.engine.jobs.launch import LaunchError
+from cronwright.engine.runs import UploadedFile
+from cronwright.engine.validation import ID_RE, require_params
+from cronwright.errors import Conflict, CwError, NotFound, api_error
+from cronwright.model import api as m
+from cronwright.triggers import Fire, ZoneCache
+
+router = EndpointSet(tag="Scheduling")
+
+
+def _token_and_wait(ctx: Ctx) -> tuple[str, bool]:
+    parts = ctx.call.suffix.split("/") if ctx.call.suffix else []
+    if len(parts) == 2 and parts[1] == "wait":
+        return parts[0], True
+    if len(parts) != 1:
+        raise CwError("api", "Malformed URL.", 400)
+    return parts[0], False
+
+
+@router.endpoint(
+    "magic",
+    style="read",
+    summary="Start a job through a magic link",
+    suffix=True,
+    auth=False,
+    multipart=True,
+    request=m.Request,
+    response=m.MagicResult,
+)
+async def magic(ctx: Ctx) -> dict[str, Any]:
+    """`/api/app/magic/v1/<TOKEN>` (GET or POST; `/wait` suffix to wait for the result). No
+    credentials: the token is the plain key of an enabled magic trigger. Query and body become job
+    parameters (`input` the job input); uploaded files are limited by the event's `file` limit."""
+    token, wait = _token_and_wait(ctx)
+    conductor = ctx.conductor
+    _event, request = conductor.magic.launch_request(token, ctx.call.query, ctx.call.body, ctx.call.files)
+    files = conductor.jobs.files
+    now = conductor.clock.now()
+    if ctx.call.files:
+
+        def store(upload: UploadedFile) -> dict[str, Any]:
+            key, size = files.store_stream(upload.stream, parts=("magic",), filename=upload.filename)
+            return files.record(key, size, upload.filename, now, username="")
+
+        inputs = request["input"] = dict(request.get("input") or {})
+        inputs["files"] = list(inputs.get("files") or []) + [store(u) for u in ctx.call.files]
+    try:
+        job = conductor.jobs.launch(request)[0]
+    except LaunchError as exc:
+        raise Conflict("event", f"Failed to launch job: {exc}") from None
+    if wait:
+        final = await conductor.jobs.wait_for(job["id"])
+        return {"job": conductor.job_service.with_output(final)}
+    return {
+        "description": "Your job has started in the background.",
+        "id": job["id"],
+        "stream": conductor.job_service.token(job["id"]),
+    }
+
+
+@router.endpoint("form", style="read", summary="The landing page of a magic link", suffix=True, auth=False, raw=True)
+def form(ctx: Ctx) -> Response:
+    """`/api/app/form/v1/<TOKEN>`: an HTML page with the event's fields and a file upload that starts
+    the job through the magic link and shows its progress, log and result live."""
+    token = ctx.call.suffix.strip("/")
+    try:
+        event, trigger = ctx.conductor.magic.find(token)
+    except CwError as exc:
+        return HTMLResponse(f"<!doctype html><title>Not found</title><p>{exc.description}</p>", status_code=404)
+    return HTMLResponse(render_form(event, trigger, token), headers={"cache-control": "no-store"})
+
+
+@router.endpoint(
+    "get_event_forecast",
+    style="read",
+    summary="The next launches of an event",
+    request=m.ForecastRequest,
+    response=m.ForecastResult,
+)
+def get_event_forecast(ctx: Ctx) -> dict[str, Any]:
+    """The next `count` (1–1000, default 10) scheduled launch instants after `after` (default: now):
+    for each, the trigger that fires it, its `until` when the job waits (delay, precision,
+    interval), and any DST adjustment; instants suppressed by a blackout, range or every-nth rule
+    are listed too, with `suppressed` and the reason (`suppressed: false` rows would launch).
+    Only what the scheduler decides is shown: a disabled event, category or scheduler forecasts
+    nothing (`active: false`)."""
+    params = ctx.params
+    require_params(params, {"id": ID_RE})
+    count = int_param(params, "count", 10, minimum=1, maximum=1000)
+    conductor = ctx.conductor
+    after = params.get("after", conductor.clock.now())
+    if isinstance(after, str):
+        try:
+            after = float(after)
+        except ValueError:
+            raise api_error("Malformed parameter: after (Unix seconds)") from None
+    if isinstance(after, bool) or not isinstance(after, (int, float)):
+        raise api_error("Malformed parameter: after (Unix seconds)")
+    who = ctx.authenticate()
+    event = conductor.catalog["events"].get(params["id"])
+    if event is None:
+        raise NotFound("event", f"Event not found: {params['id']}")
+    who.require_scope(event)
+    scheduler = conductor.scheduler
+    compiled = scheduler.compiled(event)
+    nth = int(conductor.store.get_event_state(event["id"]).get("nth") or 0)
+    rows = []
+    for item in compiled.forecast(float(after), count, nth, ZoneCache()):
+        trigger = (
+            (event.get("triggers") or [{}])[item.trigger_index]
+            if 0 <= item.trigger_index < len(event.get("triggers") or [])
+            else {}
+        )
+        row: dict[str, Any] = {
+            "at": item.at,
+            "minute": item.minute,
+            "trigger": item.trigger_index,
+            "type": trigger.get("type"),
+        }
+        if isinstance(item, Fire):
+            row.update(suppressed=False, until=item.until, stype=item.stype, dst=item.dst)
+        else:
+            row.update(suppressed=True, reason=item.reason, detail=item.detail)
+        rows.append(row)
+    active = scheduler.eligible(event) and conductor.state.scheduler_enabled and compiled.launching
+    return {"rows": rows, "list": {"length": len(rows)}, "active": active, "timezone": scheduler.default_tz}
+
+
+@router.endpoint(
+    "get_event_fires",
+    style="read",
+    summary="Recorded scheduled fires of an event",
+    request=m.HistoryRequest,
+    response=m.FireList,
+)
+def get_event_fires(ctx: Ctx) -> dict[str, Any]:
+    """The fire ledger, newest first: every scheduled fire with `status` `launched` (and its
+    `job_id`), `skipped` (missed while the scheduler was not running, with `reason`) or `failed`
+    (the launch was refused, with `reason`). `offset`, `limit` (default 50)."""
+    params = ctx.params
+    require_params(params, {"id": ID_RE})
+    offset = int_param(params, "offset", 0)
+    limit = int_param(params, "limit", 50, minimum=1, maximum=1000)
+    who = ctx.authenticate()
+    event = ctx.conductor.catalog["events"].get(params["id"])
+    if event is not None:
+        who.require_scope(event)
+    elif not who.is_admin:
+        raise NotFound("event", f"Event not found: {params['id']}")
+    rows, total = ctx.conductor.store.fires_of(params["id"], offset, limit)
+    return {"rows": rows, "list": {"length": total}}
+
+
+@router.endpoint("test_set_clock", style="write", summary="TEST ONLY: move the server's clock", response=m.Ok)
+def test_set_clock(ctx: Ctx) -> dict[str, Any]:
+    """Only when the server runs with `test_api = 1`: sets the server's notion of now (`now`, Unix
+    seconds); administrators only. Answers 404 otherwise."""
+    clock = ctx.conductor.clock
+    if not ctx.conductor.settings.test_api or not isinstance(clock, AdjustableClock):
+        raise NotFound("api", "Unsupported API: test_set_clock")
+    who = ctx.authenticate()
+    who.require_admin()
+    now = ctx.params.get("now")
+    if isinstance(now, bool) or not isinstance(now, (int, float)) or now <= 0:
+        raise api_error("Malformed parameter: now (Unix seconds)")
+    clock.set(float(now))
+    return {"now": clock.now()}

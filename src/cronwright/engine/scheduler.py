@@ -1,0 +1,329 @@
+"""The scheduler loop (triggers.md §3, §6, §7): once a minute, decide which events fire and launch
+them through the job engine — exactly once.
+
+The loop only fetches, asks the pure trigger maths (``cronwright.triggers``) and persists:
+
+- Every launch writes its fire row (event, instant, trigger) in the same transaction as the job;
+  a fire already recorded (a tick replayed after a crash, a second conductor on the same
+  PostgreSQL database) launches nothing.
+- Catch-up events keep a cursor (the last minute processed, in the event state); after downtime
+  every missed minute is evaluated in order and its fires run. A launch refused by the
+  per-minute brake stops the replay; the rest follows on the next tick, so none is lost.
+- Events without catch-up evaluate only the current minute; fires they missed while the
+  scheduler was not running are recorded as ``skipped`` with the reason.
+- The global switch (``scheduler.enabled``), disabled events, disabled or missing categories and
+  disabled plugins are honoured; their cursors do not move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from cronwright.clock import Clock
+from cronwright.config import Settings
+from cronwright.engine.catalog import Catalog
+from cronwright.engine.jobs.engine import JobEngine
+from cronwright.engine.jobs.launch import LaunchError
+from cronwright.engine.scheduler_plugins import SchedulerPlugins
+from cronwright.engine.state import GlobalState
+from cronwright.store.base import DuplicateId, Store
+from cronwright.triggers import CompiledTriggers, Fire, ZoneCache, compile_triggers
+
+log = logging.getLogger("cronwright.scheduler")
+
+#: events processed between two yields to the event loop during a long catch-up
+_BATCH = 200
+#: at most this many missed fires are recorded per event after one downtime
+MAX_MISSED_PER_EVENT = 1000
+MISSED_REASON = "Missed: Cronwright's scheduler was not running at this time, and the event has no catch-up trigger."
+
+
+@dataclass
+class _Compiled:
+    revision: Any
+    modified: Any
+    triggers: CompiledTriggers
+
+
+def launch_request(event: dict[str, Any], fire: Fire, source: str = "scheduler") -> dict[str, Any]:
+    """The job request of a scheduled fire (triggers.md §3 step 5.7)."""
+    request = dict(event)
+    request["now"] = fire.at
+    request["source"] = source
+    if fire.stype:
+        request["stype"] = fire.stype
+    params = dict(event.get("params") or {})
+    params.update(fire.params or {})
+    request["params"] = params
+    if fire.tags:
+        request["tags"] = list(event.get("tags") or []) + [t for t in fire.tags if t not in (event.get("tags") or [])]
+    if fire.data is not None:
+        data = {"items": fire.data} if isinstance(fire.data, list) else dict(fire.data)
+        request["input"] = {**(event.get("input") or {}), "data": data}
+    if fire.until is not None:
+        request["state"], request["until"] = "start_delay", fire.until
+    if fire.invisible:
+        request["invisible"] = True
+    if fire.ephemeral:
+        request["ephemeral"] = True
+    return request
+
+
+class Scheduler:
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: Store,
+        clock: Clock,
+        settings: Settings,
+        jobs: JobEngine,
+        state: GlobalState,
+    ) -> None:
+        self._catalog = catalog
+        self._store = store
+        self._clock = clock
+        self._settings = settings
+        self._jobs = jobs
+        self._state = state
+        self.default_tz = settings.tz or _local_zone()
+        self._compiled: dict[str, _Compiled] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last: int | None = (store.get_kv("scheduler") or {}).get("last_minute")
+        self.plugins = SchedulerPlugins(catalog, settings, self._launch_gated)
+        self._started_at = time.monotonic()
+        self.last_tick_s = 0.0
+
+    # ---- lifecycle
+
+    async def start(self) -> None:
+        self._run_startup_triggers()
+        self._task = asyncio.create_task(self._run(), name="scheduler")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.plugins.stop()
+
+    def wake(self) -> None:
+        """Re-evaluate now (the clock was moved, or the switch flipped)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            minute = int(self._clock.now() // 60) * 60
+            if self._last is None or minute > self._last:
+                try:
+                    await self.tick(minute)
+                except Exception:
+                    log.exception("scheduler tick for minute %s failed", minute)
+            delay = minute + 60 - self._clock.now()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, delay) + 0.002)
+
+    # ---- one tick
+
+    def compiled(self, event: dict[str, Any]) -> CompiledTriggers:
+        cached = self._compiled.get(event["id"])
+        if cached is None or cached.revision != event.get("revision") or cached.modified != event.get("modified"):
+            cached = _Compiled(
+                event.get("revision"),
+                event.get("modified"),
+                compile_triggers(event.get("triggers") or [], self.default_tz),
+            )
+            self._compiled[event["id"]] = cached
+        return cached.triggers
+
+    def eligible(self, event: dict[str, Any]) -> bool:
+        if not event.get("enabled"):
+            return False
+        category = self._catalog["categories"].get(event.get("category"))
+        if category is None or not category.get("enabled"):
+            return False
+        plugin = self._catalog["plugins"].get(event.get("plugin"))
+        return not (plugin is not None and not plugin.get("enabled"))
+
+    async def tick(self, now_minute: int) -> None:
+        started = time.process_time()
+        if not self._state.scheduler_enabled:
+            self._save_last(now_minute)
+            return
+        last = self._last if self._last is not None else now_minute - 60
+        zones = ZoneCache()
+        events = [e for e in self._catalog["events"].values() if self.eligible(e)]
+        self._compiled = {k: v for k, v in self._compiled.items() if k in self._catalog["events"]}
+        for start in range(0, len(events), _BATCH):
+            batch = events[start : start + _BATCH]
+            states = self._states_for(batch)
+            changes: dict[str, dict[str, Any]] = {}
+            for event in batch:
+                if event["id"] not in self._catalog["events"]:
+                    continue  # deleted while we yielded
+                compiled = self.compiled(event)
+                if not compiled.launching:
+                    continue
+                state = states.get(event["id"], {})
+                change = self._process(event, compiled, state, last, now_minute, zones)
+                if change:
+                    changes[event["id"]] = change
+            self._save_states(changes)
+            await asyncio.sleep(0)
+        self.plugins.run_pending()
+        self._save_last(now_minute)
+        self.last_tick_s = time.process_time() - started
+
+    def _process(
+        self,
+        event: dict[str, Any],
+        compiled: CompiledTriggers,
+        state: dict[str, Any],
+        last: int,
+        now_minute: int,
+        zones: ZoneCache,
+    ) -> dict[str, Any]:
+        nth = int(state.get("nth") or 0)
+        if compiled.catchup:
+            cursor = state.get("cursor")
+            cursor = int(cursor // 60 * 60) if isinstance(cursor, (int, float)) and cursor else now_minute - 60
+            minute = cursor + 60
+        else:
+            if now_minute - last > 60:
+                self._record_missed(event, compiled, last, now_minute, nth, zones)
+            minute = now_minute
+        processed = minute - 60
+        while minute <= now_minute:
+            result = compiled.evaluate(minute, nth, zones)
+            braked = False
+            for fire in result.fires:
+                if fire.plugin_gate:
+                    self.plugins.defer(event, fire)
+                elif not self._launch(event, fire, round_=int(state.get("round") or 0)):
+                    braked = True
+                    break
+            if braked:
+                break  # the brake refused: this minute (and the rest) is replayed next tick
+            nth = result.nth
+            processed = minute
+            minute += 60
+        change: dict[str, Any] = {}
+        if compiled.catchup and processed != state.get("cursor"):
+            change["cursor"] = processed
+        if nth != int(state.get("nth") or 0):
+            change["nth"] = nth
+        return change
+
+    def _launch(self, event: dict[str, Any], fire: Fire, source: str = "scheduler", round_: int = 0) -> bool:
+        """Launch one fire; False only when the launch brake refused it (retry later)."""
+        ledger = {"event_id": event["id"], "at": fire.at, "trigger": fire.trigger_index, "round": round_}
+        try:
+            self._jobs.launch(launch_request(event, fire, source), fire=ledger)
+        except DuplicateId:
+            return True  # already launched (replayed tick or another conductor)
+        except LaunchError as exc:
+            if str(exc).startswith("Global jobs per minute limit"):
+                return False
+            self._record(ledger, "failed", str(exc))
+            log.warning("scheduled launch of %s failed: %s", event["id"], exc)
+        return True
+
+    def _launch_gated(self, event: dict[str, Any], fire: Fire) -> None:
+        self._launch(event, fire, source="plugin")
+
+    def _record_missed(
+        self, event: dict[str, Any], compiled: CompiledTriggers, last: int, now_minute: int, nth: int, zones: ZoneCache
+    ) -> None:
+        horizon = math.ceil((now_minute - last) / 86400) + 1
+        missed = compiled.forecast(
+            last + 59.5, MAX_MISSED_PER_EVENT, nth, zones, horizon_days=horizon, include_suppressed=False
+        )
+        for fire in missed:
+            if isinstance(fire, Fire) and fire.minute < now_minute:
+                ledger = {"event_id": event["id"], "at": fire.at, "trigger": fire.trigger_index, "round": 0}
+                self._record(ledger, "skipped", MISSED_REASON)
+
+    def _record(self, ledger: dict[str, Any], status: str, reason: str) -> None:
+        try:
+            with self._store.write() as w:
+                w.record_fire(
+                    {**ledger, "status": status, "job_id": None, "reason": reason, "recorded": self._clock.now()}
+                )
+        except DuplicateId:
+            pass
+
+    # ---- state
+
+    def _states_for(self, events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        wanted = [e["id"] for e in events if self.compiled(e).launching]
+        return self._store.event_states(wanted) if wanted else {}
+
+    def _save_states(self, changes: dict[str, dict[str, Any]]) -> None:
+        if not changes:
+            return
+        fresh = self._store.event_states(list(changes))
+        with self._store.write() as w:
+            for event_id, change in changes.items():
+                if event_id in self._catalog["events"]:
+                    w.set_event_state(event_id, {**fresh.get(event_id, {}), **change})
+
+    def _save_last(self, minute: int) -> None:
+        self._last = minute
+        with self._store.write() as w:
+            w.set_kv("scheduler", {"last_minute": minute})
+
+    # ---- startup triggers
+
+    def _run_startup_triggers(self) -> None:
+        if not self._state.scheduler_enabled:
+            return
+        if time.monotonic() - self._started_at > self._settings.min_startup_trigger_uptime_s:
+            return
+        now = self._clock.now()
+        for event in self._catalog["events"].values():
+            if not self.eligible(event):
+                continue
+            trigger = self.compiled(event).startup
+            if trigger is None:
+                continue
+            fire = Fire(
+                trigger_index=-1,
+                stype="startup",
+                minute=int(now // 60 * 60),
+                at=int(now),
+                until=None,
+                params=dict(trigger.get("params") or {}),
+                tags=list(trigger.get("tags") or []),
+                data=trigger.get("data"),
+                invisible=False,
+                ephemeral=False,
+                plugin_gate=None,
+                dst=None,
+                key=f"startup:{int(now)}",
+            )
+            try:
+                self._jobs.launch(launch_request(event, fire, source="startup"))
+            except LaunchError as exc:
+                log.warning("startup launch of %s failed: %s", event["id"], exc)
+
+
+def _local_zone() -> str:
+    """The host's IANA zone name, or UTC when it cannot be told."""
+    try:
+        from pathlib import Path
+
+        link = Path("/etc/localtime").resolve()
+        if "zoneinfo/" in str(link):
+            return str(link).split("zoneinfo/", 1)[1]
+    except OSError:
+        pass
+    import os
+
+    return os.environ.get("TZ") or "UTC"
