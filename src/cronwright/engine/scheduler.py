@@ -262,7 +262,11 @@ class Scheduler:
     # ---- state
 
     def _states_for(self, events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        wanted = [e["id"] for e in events if self.compiled(e).launching]
+        wanted = []
+        for event in events:
+            compiled = self.compiled(event)
+            if compiled.launching and (compiled.catchup or compiled.nth_every):  # the rest need no state
+                wanted.append(event["id"])
         return self._store.event_states(wanted) if wanted else {}
 
     def _save_states(self, changes: dict[str, dict[str, Any]]) -> None:
