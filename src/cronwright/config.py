@@ -51,6 +51,21 @@ class Settings:
     job_sample_interval_s: float = 1.0
     #: environment variables added to every job's process
     job_env: dict[str, str] = field(default_factory=dict)
+    #: limits and actions appended to every job: {"default": [...], "workflow": [...]}
+    job_universal_limits: dict[str, Any] = field(default_factory=dict)
+    job_universal_actions: dict[str, Any] = field(default_factory=dict)
+    #: outgoing e-mail (email actions, limit notifications)
+    smtp_host: str = ""
+    smtp_port: int = 25
+    #: "none", "starttls" or "ssl"
+    smtp_security: str = "none"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    email_from: str = "cronwright@localhost"
+    smtp_timeout_s: float = 10.0
+    #: defaults for web hooks that do not set their own
+    web_hook_timeout_s: float = 30.0
+    web_hook_retries: int = 0
     #: a startup trigger fires only when the server process has been up for less than this, seconds
     min_startup_trigger_uptime_s: float = 300.0
     #: TEST ONLY: the server's clock starts at this Unix time (0 = real time)
@@ -85,6 +100,11 @@ def _coerce(name: str, value: Any) -> Any:
             return Path(value)
         if kind == "str":
             return str(value)
+        if kind == "dict[str, Any]":
+            parsed = json.loads(value) if isinstance(value, str) else value
+            if not isinstance(parsed, dict):
+                raise TypeError("expected a table / JSON object")
+            return parsed
         if kind == "dict[str, str]":
             parsed = json.loads(value) if isinstance(value, str) else value
             if not isinstance(parsed, dict):
@@ -137,6 +157,12 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"Invalid port: {settings.port}")
     if settings.max_body_bytes < 1024:
         raise ConfigError("max_body_bytes must be at least 1024")
+    if settings.smtp_security not in ("none", "starttls", "ssl"):
+        raise ConfigError(f"Invalid smtp_security: {settings.smtp_security!r} (use none, starttls or ssl)")
+    for name in ("job_universal_limits", "job_universal_actions"):
+        table = getattr(settings, name)
+        if any(k not in ("default", "workflow") or not isinstance(v, list) for k, v in table.items()):
+            raise ConfigError(f"{name} must be a table of 'default' and 'workflow' arrays")
     if settings.tz:
         from zoneinfo import available_timezones
 

@@ -190,3 +190,17 @@ def test_fires_are_recorded_once(store: SqlStore) -> None:
         w.record_fire({**fire, "trigger": 1, "status": "skipped", "job_id": None, "reason": "missed"})
     rows, total = store.fires_of("e1", 0, 10)
     assert total == 2 and [r["trigger"] for r in rows] == [0, 1] and rows[1]["reason"] == "missed"
+
+
+def test_user_sessions_and_activity_dates(store: SqlStore) -> None:
+    """A user's sessions are deleted together; activity is filtered by inclusive date bounds."""
+    with store.write() as w:
+        w.put_session({"id": "s1", "username": "ann", "expires": 9e9})
+        w.put_session({"id": "s2", "username": "ann", "expires": 9e9})
+        w.put_session({"id": "s3", "username": "bob", "expires": 9e9})
+        assert w.delete_user_sessions("ann") == 2
+        for i, epoch in enumerate((100, 200, 300)):
+            w.add_activity({"id": f"d{i}", "action": "x", "epoch": epoch, "keywords": ["k"]})
+    assert store.get_session("s1") is None and store.get_session("s3") is not None
+    rows, total = store.search_activity(ActivityQuery(since=200, until=300, limit=10))
+    assert total == 2 and [r["epoch"] for r in rows] == [300, 200]

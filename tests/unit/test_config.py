@@ -19,11 +19,11 @@ def test_defaults() -> None:
 def test_precedence(tmp_path: Path) -> None:
     """Options beat environment variables, which beat the config file."""
     config = tmp_path / "c.toml"
-    config.write_text('port = 1111\nhost = "127.0.0.2"\nlog_level = "debug"\nsmtp_host = "x"\n')
+    config.write_text('port = 1111\nhost = "127.0.0.2"\nlog_level = "debug"\nfuture_setting = "x"\n')
     env = {"CRONWRIGHT_PORT": "2222", "CRONWRIGHT_HOST": "127.0.0.3"}
     settings = load_settings({"port": 3333}, environ=env, config_file=config)
     assert (settings.port, settings.host, settings.log_level) == (3333, "127.0.0.3", "debug")
-    assert settings.extra == {"smtp_host": "x"}
+    assert settings.extra == {"future_setting": "x"}
 
 
 def test_config_file_in_data_dir(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from cronwright.engine.identity import Identity
@@ -75,24 +76,105 @@ def public_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 _TERM = re.compile(r"(\w+):(\S+)")
+_EPOCH = re.compile(r"^\d{1,15}\Z")
+_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})\Z")
+_COMPARISON = re.compile(r"^(>=|<=|>|<)?(.+)\Z")
+_DAY_S = 86400
 
 
-def parse_activity_query(query: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """``action:a|b keywords:k1|k2`` → (actions, keywords); ``*`` or empty matches all."""
+@dataclass(frozen=True)
+class ActivityFilter:
+    """A parsed ``search_activity`` query; every criterion present must hold.
+
+    ``since`` / ``until`` are inclusive bounds on the record's integer ``epoch`` (``None``: open).
+    """
+
+    actions: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    since: int | None = None
+    until: int | None = None
+
+
+def parse_activity_filter(query: str) -> ActivityFilter:
+    """``action:a|b keywords:k1|k2 date:>=EPOCH`` → ``ActivityFilter``; ``*`` or empty matches all.
+
+    ``date`` takes ``EPOCH``, ``>=EPOCH``, ``>EPOCH``, ``<=EPOCH``, ``<EPOCH`` or ``EPOCH1..EPOCH2``
+    (inclusive); an epoch is Unix seconds, or ``YYYY-MM-DD`` for a whole UTC day (``>=`` its start,
+    ``<=`` its end). Several ``date`` terms narrow each other.
+    """
     text = query.strip()
     if text in ("", "*"):
-        return (), ()
-    actions: list[str] = []
-    keywords: list[str] = []
+        return ActivityFilter()
     rest = _TERM.sub(" ", text).strip()
     if rest:
         raise api_error(f"Invalid search query: {rest!r} (use field:value terms, e.g. action:event_update)")
+    actions: list[str] = []
+    keywords: list[str] = []
+    since: int | None = None
+    until: int | None = None
     for name, value in _TERM.findall(text):
+        if name == "date":
+            low, high = _parse_date_term(value)
+            if low is not None:
+                since = low if since is None else max(since, low)
+            if high is not None:
+                until = high if until is None else min(until, high)
+            continue
         values = [v for v in value.split("|") if v]
         if name == "action":
             actions.extend(values)
         elif name in ("keywords", "keyword"):
             keywords.extend(values)
         else:
-            raise api_error(f"Invalid search query: unknown field {name!r} (known: action, keywords)")
-    return tuple(actions), tuple(keywords)
+            raise api_error(f"Invalid search query: unknown field {name!r} (known: action, keywords, date)")
+    return ActivityFilter(tuple(actions), tuple(keywords), since, until)
+
+
+def parse_activity_query(query: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``action:a|b keywords:k1|k2`` → (actions, keywords), for callers without date support.
+
+    A ``date`` term is refused rather than ignored, so a search is never silently wider than asked.
+    """
+    found = parse_activity_filter(query)
+    if found.since is not None or found.until is not None:
+        raise api_error("Invalid search query: date terms are not supported here")
+    return found.actions, found.keywords
+
+
+def _parse_date_term(value: str) -> tuple[int | None, int | None]:
+    """One ``date:`` value → inclusive (since, until) bounds on integer epochs."""
+    if ".." in value and not value.startswith(("<", ">")):
+        first, _, second = value.partition("..")
+        low, high = _day_or_epoch(first, value)[0], _day_or_epoch(second, value)[1]
+        if low > high:
+            raise api_error(f"Invalid search query: empty date range {value!r}")
+        return low, high
+    match = _COMPARISON.match(value)
+    if match is None:  # only an empty value, which the term pattern never yields
+        raise api_error("Invalid search query: empty date term")
+    operator, operand = match.groups()
+    start, end = _day_or_epoch(operand, value)
+    if operator == ">=":
+        return start, None
+    if operator == ">":
+        return end + 1, None
+    if operator == "<=":
+        return None, end
+    if operator == "<":
+        return None, start - 1
+    return start, end
+
+
+def _day_or_epoch(text: str, term: str) -> tuple[int, int]:
+    """The first and last second an operand covers: one for an epoch, 86,400 for a UTC day."""
+    if _EPOCH.match(text):
+        return int(text), int(text)
+    day = _DAY.match(text)
+    if day:
+        year, month, mday = (int(part) for part in day.groups())
+        try:
+            epoch = int(datetime(year, month, mday, tzinfo=UTC).timestamp())
+        except ValueError:
+            raise api_error(f"Invalid search query: bad date {text!r} in date:{term}") from None
+        return epoch, epoch + _DAY_S - 1
+    raise api_error(f"Invalid search query: date:{term} (use Unix seconds or YYYY-MM-DD, e.g. date:>=1700000000)")

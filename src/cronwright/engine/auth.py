@@ -177,3 +177,5 @@ class Authenticator:
     def end_user_sessions(self, username: str) -> None:
         for sid in [s for s, doc in self._sessions.items() if doc.get("username") == username]:
             self._sessions.pop(sid, None)
+        with self._store.write() as w:
+            w.delete_user_sessions(username)

@@ -14,9 +14,12 @@ import logging
 import os
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cronwright.clock import AdjustableClock, Clock, SystemClock
 from cronwright.config import Settings
+from cronwright.engine.actions.handlers import Handlers
+from cronwright.engine.actions.runner import ActionRunner
 from cronwright.engine.auth import Authenticator
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.entities import EntityService, Kind
@@ -31,6 +34,7 @@ from cronwright.engine.servers import ServerRegistry
 from cronwright.engine.setup import FirstStart, ensure_installed
 from cronwright.engine.state import GlobalState
 from cronwright.engine.users import UserService
+from cronwright.engine.webhook_test import WebHookTester
 from cronwright.store.base import Store
 from cronwright.store.sql.store import SqlStore
 
@@ -70,6 +74,19 @@ class Conductor:
         self.job_service = JobService(self.jobs, store, self.catalog, self.clock, self.secret_key)
         self.magic = MagicLinks(self.catalog)
         self.scheduler = Scheduler(self.catalog, store, self.clock, settings, self.jobs, self.state)
+        self.jobs.zone = ZoneInfo(self.scheduler.default_tz)
+        self.action_handlers = Handlers(
+            self.catalog,
+            store,
+            self.clock,
+            settings,
+            token=self.job_service.token,
+            launch=self.jobs.launch,
+            note=self.jobs.launcher.note,
+            zone=self.jobs.zone,
+        )
+        self.jobs.actions = ActionRunner(self.action_handlers)
+        self.web_hook_tester = WebHookTester(settings, self.clock)
         if isinstance(self.clock, AdjustableClock):
             self.clock.on_change(self.scheduler.wake)
             self.clock.on_change(self.jobs.kick)
@@ -133,6 +150,7 @@ class Conductor:
                 await task
         await self.scheduler.stop()
         await self.jobs.stop()
+        await self.action_handlers.close()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self.close()

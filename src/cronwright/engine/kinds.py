@@ -15,6 +15,7 @@ from cronwright.engine.validation import (
 )
 from cronwright.engine.validation.patterns import compile_user_regex
 from cronwright.errors import BadRequest, Conflict, CwError
+from cronwright.notify import WEB_HOOK_DEFAULTS, validate_web_hook
 
 PLUGIN_TYPES = ("event", "monitor", "action", "scheduler")
 KILL_POLICIES = ("none", "parent", "all")
@@ -212,4 +213,23 @@ API_KEYS = Kind(
     newest_first=True,
 )
 
-ALL_KINDS = (CATEGORIES, GROUPS, PLUGINS, TAGS, ROLES, API_KEYS)
+
+def _validate_web_hook(doc: dict[str, Any], catalog: Catalog, creating: bool) -> None:
+    validate_web_hook(doc)
+
+
+WEB_HOOKS = Kind(
+    kind="web_hooks",
+    one="web_hook",
+    many="web_hooks",
+    title="Web Hook",
+    prefix="w",
+    code="web_hook",
+    activity="web_hook",
+    privileges=("create_web_hooks", "edit_web_hooks", "delete_web_hooks"),
+    required={"method": r"^\w+$", "url": r"\S"},
+    defaults=WEB_HOOK_DEFAULTS,
+    validate=_validate_web_hook,
+)
+
+ALL_KINDS = (CATEGORIES, GROUPS, PLUGINS, TAGS, ROLES, API_KEYS, WEB_HOOKS)

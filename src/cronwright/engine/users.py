@@ -1,18 +1,39 @@
-"""User login and logout (api-conventions.md §6.3)."""
+"""Users: login and logout (api-conventions.md §6.3) and user management (supporting-apis.md §7).
+
+Users live in the ``users`` catalog kind with ``id = username`` (unique regardless of case).
+Passwords are kept only as Argon2id hashes; no document leaves this module with its hash:
+answers and activity snapshots go through ``public_user``. Checks run in the xyOps order:
+parameters, then authentication, then privilege, then the lookup.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cronwright.clock import Clock
 from cronwright.engine import activity
 from cronwright.engine.activity import Origin
-from cronwright.engine.auth import Authenticator, verify_password
+from cronwright.engine.auth import Authenticator, hash_password, verify_password
 from cronwright.engine.catalog import Catalog
+from cronwright.engine.common import int_param
+from cronwright.engine.entities import Authenticate
 from cronwright.engine.identity import Identity
-from cronwright.errors import Forbidden, api_error
+from cronwright.engine.validation import RESERVED_WORDS
+from cronwright.errors import BadRequest, Conflict, Forbidden, NotFound, api_error
+from cronwright.store.base import DuplicateId, StaleWrite, StoreWriter
 
 PRIVATE_USER_KEYS = ("password", "salt")
+USERNAME_RE = re.compile(r"^[\w.\-]+\Z", re.ASCII)
+MAX_USERNAME_LEN = 64
+MIN_PASSWORD_LEN = 8
+_EMAIL_RE = re.compile(r"^\S+@\S+\Z")
+_HTML_META_RE = re.compile(r"[<>]")
+#: keys a request never sets directly (server-set, or passwords handled separately)
+_NOT_STORED = ("id", "username", "created", "modified", "revision", "password", "new_password", "old_password", "salt")
+#: what a user may change about themselves with ``update``
+_SELF_KEYS = frozenset({"username", "full_name", "email", "password", "new_password", "old_password"})
+_DEFAULTS: dict[str, Any] = {"full_name": "", "email": "", "active": 1}
 
 
 def public_user(user: dict[str, Any]) -> dict[str, Any]:
@@ -25,12 +46,14 @@ class UserService:
         self._auth = auth
         self._clock = clock
 
+    # sessions
+
     def login(self, params: dict[str, Any], origin: Origin) -> tuple[dict[str, Any], dict[str, Any]]:
         username, password = params.get("username"), params.get("password")
         for key, value in (("username", username), ("password", password)):
             if not isinstance(value, str) or not value:
                 raise api_error(f"Missing parameter: {key}")
-        user = self._catalog["users"].get(str(username).lower()) or self._catalog["users"].get(username)
+        user = self._lookup(str(username))
         ok, new_hash = verify_password(user.get("password", "") if user else "", str(password))
         if user is None or not ok:
             raise Forbidden("login", "Username or password incorrect.")
@@ -42,9 +65,243 @@ class UserService:
         with self._catalog.transaction() as tx:
             if new_hash:
                 tx.update("users", {**user, "password": new_hash}, expected_revision=None)
-            activity.record(tx.writer, "user_login", epoch=now, description=user["username"], who=who, origin=origin)
+            activity.record(
+                tx.writer,
+                "user_login",
+                epoch=now,
+                description=user["username"],
+                who=who,
+                origin=origin,
+                user=public_user(user),
+            )
         return session, public_user(self._catalog["users"].get(user["id"]) or user)
 
     def logout(self, session_id: str | None, origin: Origin) -> None:
         if not session_id or not self._auth.end_session(session_id):
             raise Forbidden("session", "Session has expired or is invalid.")
+
+    # administrators
+
+    def admin_create(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> dict[str, Any]:
+        username = _username_param(params)
+        password = params.get("password")
+        if password is None or password == "":
+            raise api_error("Missing parameter: password")
+        _check_password(password, "password")
+        fields = _user_fields(params)
+        who = authenticate()
+        who.require_admin()
+        if self._lookup(username) is not None:
+            raise Conflict("user", f"User already exists: {username}")
+        now = int(self._clock.now())
+        user = {
+            "id": username,
+            "username": username,
+            **_DEFAULTS,
+            "privileges": {},
+            "roles": [],
+            "categories": [],
+            "groups": [],
+            **fields,
+            "password": hash_password(password),
+            "created": now,
+            "modified": now,
+            "revision": 1,
+        }
+        try:
+            with self._catalog.transaction() as tx:
+                tx.insert("users", user)
+                self._record(tx.writer, "user_create", user, who, origin, now)
+        except DuplicateId:
+            raise Conflict("user", f"User already exists: {username}") from None
+        return public_user(user)
+
+    def admin_update(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> dict[str, Any]:
+        username = _username_param(params)
+        new_password = _new_password(params)
+        fields = _user_fields(params)
+        who = authenticate()
+        who.require_admin()
+        current = self._find(username)
+        password_hash = hash_password(new_password) if new_password else None
+        actions = ["user_update", "user_password"] if password_hash else ["user_update"]
+        user = self._save(current, fields, password_hash, actions, who, origin)
+        if not user.get("active"):
+            self._auth.end_user_sessions(user["username"])
+        return public_user(user)
+
+    def admin_delete(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:
+        username = _username_param(params)
+        who = authenticate()
+        who.require_admin()
+        user = self._find(username)
+        if who.kind == "user" and who.username == user["username"]:
+            raise Conflict("user", "You cannot delete your own account.")
+        now = int(self._clock.now())
+        with self._catalog.transaction() as tx:
+            tx.delete("users", user["id"])
+            self._record(tx.writer, "user_delete", user, who, origin, now)
+        self._auth.end_user_sessions(user["username"])
+
+    def admin_get_user(self, params: dict[str, Any], authenticate: Authenticate) -> dict[str, Any]:
+        username = _username_param(params)
+        authenticate().require_admin()
+        return public_user(self._find(username))
+
+    def admin_get_users(self, params: dict[str, Any], authenticate: Authenticate) -> tuple[list[dict[str, Any]], int]:
+        """All users by user name (``offset``/``limit`` page them); returns (page, total)."""
+        offset = int_param(params, "offset", 0)
+        limit = int_param(params, "limit", 0)
+        authenticate().require_admin()
+        users = sorted(self._catalog["users"].values(), key=lambda u: str(u.get("username", u["id"])).lower())
+        page = users[offset : offset + limit] if limit else users[offset:]
+        return [public_user(u) for u in page], len(users)
+
+    # the caller's own account
+
+    def update_self(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> dict[str, Any]:
+        """``full_name``, ``email`` and (with ``old_password``) ``password`` of the session's user."""
+        for key in params:
+            if key not in _SELF_KEYS:
+                raise api_error(f"Invalid parameter: {key} (only full_name, email and password may be changed here)")
+        new_password = _new_password(params)
+        old_password = params.get("old_password")
+        if new_password and (not isinstance(old_password, str) or not old_password):
+            raise api_error("Missing parameter: old_password")
+        fields = _user_fields({k: v for k, v in params.items() if k in ("full_name", "email")})
+        who = authenticate()
+        if who.kind != "user":
+            raise Forbidden("session", "This call requires a user session.")
+        current = self._find(who.username)
+        if "username" in params and params["username"] != current["username"]:
+            raise BadRequest("user", "Username mismatch.")
+        if new_password:
+            ok, _ = verify_password(current.get("password", ""), str(old_password))
+            if not ok:
+                raise Forbidden("login", "Your password is incorrect.")
+        fields = {k: v for k, v in fields.items() if current.get(k) != v}
+        if not fields and not new_password:
+            return public_user(current)
+        password_hash = hash_password(new_password) if new_password else None
+        actions = (["user_update"] if fields else []) + (["user_password"] if password_hash else [])
+        return public_user(self._save(current, fields, password_hash, actions, who, origin))
+
+    # helpers
+
+    def _lookup(self, username: str) -> dict[str, Any] | None:
+        """The user named ``username``: exact id first, then regardless of case."""
+        users = self._catalog["users"]
+        user = users.get(username)
+        if user is None:
+            folded = username.lower()
+            user = next((u for u in users.values() if str(u["id"]).lower() == folded), None)
+        return user
+
+    def _find(self, username: str) -> dict[str, Any]:
+        user = self._lookup(username)
+        if user is None:
+            raise NotFound("user", f"User not found: {username}")
+        return user
+
+    def _save(
+        self,
+        current: dict[str, Any],
+        fields: dict[str, Any],
+        password_hash: str | None,
+        actions: list[str],
+        who: Identity,
+        origin: Origin,
+    ) -> dict[str, Any]:
+        """Store ``current`` merged with ``fields`` (and the new hash) with ``modified``,
+        ``revision+1`` and one activity row per action, in one transaction."""
+        now = int(self._clock.now())
+        user = {**current, **fields, "modified": now, "revision": _number(current.get("revision")) + 1}
+        if password_hash:
+            user["password"] = password_hash
+        try:
+            with self._catalog.transaction() as tx:
+                tx.update("users", user, expected_revision=current.get("revision"))
+                for action in actions:
+                    self._record(tx.writer, action, user, who, origin, now)
+        except StaleWrite:
+            self._catalog.refresh("users", current["id"])
+            raise Conflict("user", "User was changed concurrently, please retry.") from None
+        return user
+
+    def _record(
+        self, writer: StoreWriter, action: str, user: dict[str, Any], who: Identity, origin: Origin, now: int
+    ) -> None:
+        activity.record(
+            writer,
+            action,
+            epoch=now,
+            description=user["username"],
+            who=who,
+            origin=origin,
+            keywords=[user["username"]],
+            user=public_user(user),
+        )
+
+
+def _username_param(params: dict[str, Any]) -> str:
+    username = params.get("username")
+    if username is None:
+        raise api_error("Missing parameter: username")
+    if (
+        not isinstance(username, str)
+        or not USERNAME_RE.match(username)
+        or len(username) > MAX_USERNAME_LEN
+        or username in RESERVED_WORDS
+    ):
+        raise api_error("Malformed parameter: username")
+    return username
+
+
+def _check_password(value: Any, key: str) -> None:
+    if not isinstance(value, str):
+        raise api_error(f"Malformed parameter: {key} (must be a string)")
+    if len(value) < MIN_PASSWORD_LEN:
+        raise api_error(f"Malformed parameter: {key} (must have at least {MIN_PASSWORD_LEN} characters)")
+
+
+def _new_password(params: dict[str, Any]) -> str | None:
+    """The new password of an update (``password``, or ``new_password`` as xyOps clients send it);
+    absent or empty means unchanged."""
+    for key in ("new_password", "password"):
+        value = params.get(key)
+        if value is not None and value != "":
+            _check_password(value, key)
+            return str(value)
+    return None
+
+
+def _user_fields(params: dict[str, Any]) -> dict[str, Any]:
+    """The storable fields of a create/update request, validated (``active`` normalized to 1/0)."""
+    fields = {k: v for k, v in params.items() if k not in _NOT_STORED}
+    for key in fields:
+        if key in RESERVED_WORDS:
+            raise api_error(f"Invalid parameter: {key} (illegal key)")
+    for key in ("full_name", "email"):
+        if key in fields and not isinstance(fields[key], str):
+            raise api_error(f"Malformed parameter: {key} (must be a string)")
+    if _HTML_META_RE.search(fields.get("full_name", "")):
+        raise api_error("Malformed parameter: full_name (cannot contain HTML metacharacters)")
+    email = fields.get("email", "")
+    if email and not _EMAIL_RE.match(email):
+        raise api_error("Malformed parameter: email")
+    if "active" in fields:
+        active = fields["active"]
+        if active not in (0, 1) or not isinstance(active, (bool, int)):
+            raise api_error("Malformed parameter: active (must be 1 or 0)")
+        fields["active"] = int(active)
+    if "privileges" in fields and not isinstance(fields["privileges"], dict):
+        raise api_error("Malformed parameter: privileges (must be an object)")
+    for key in ("roles", "categories", "groups"):
+        value = fields.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise api_error(f"Malformed parameter: {key} (must be an array of strings)")
+    return fields
+
+
+def _number(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0

@@ -190,6 +190,16 @@ class FireList(Envelope):
     list: ListInfo
 
 
+class WebHookTestOutcome(BaseModel):
+    code: int | str
+    description: str
+    details: str | None = None
+
+
+class WebHookTestResult(Envelope):
+    result: WebHookTestOutcome
+
+
 class EventList(Envelope):
     rows: list[d.Event]
     list: ListInfo
@@ -252,6 +262,7 @@ _DOCS: dict[str, type[BaseModel]] = {
     "tag": d.Tag,
     "role": d.Role,
     "api_key": d.ApiKey,
+    "web_hook": d.WebHook,
 }
 
 
@@ -272,3 +283,87 @@ def entity_models(one: str, many: str) -> EntityModels:
         update=create_model(f"{stem}Update", __base__=Request, id=(str, ...)),
         updated=create_model(f"{stem}Updated", __base__=Envelope, **(single_fields if one == "plugin" else {})),
     )
+
+
+# users (/api/user/…) and multi-updates
+
+
+class User(d.Doc):
+    """A user as the API shows it: never with `password` (its hash stays on the server)."""
+
+    id: str | None = Field(None, description="Equal to `username`.")
+    username: str = Field(description="`^[\\w.\\-]+$`, at most 64 characters; cannot be changed.")
+    full_name: str | None = None
+    email: str | None = None
+    active: int | bool | None = Field(1, description="0 disables the account: no login, sessions stop working.")
+    privileges: dict[str, Any] | None = None
+    roles: list[str] | None = None
+    categories: list[str] | None = None
+    groups: list[str] | None = None
+    created: int | None = None
+    modified: int | None = None
+    revision: int | None = None
+
+
+class UserFields(Request):
+    full_name: str | None = None
+    email: str | None = Field(None, description="`^\\S+@\\S+$` (or empty).")
+    active: int | bool | None = Field(None, description="1 (default on create) or 0.")
+    privileges: dict[str, Any] | None = None
+    roles: list[str] | None = None
+    categories: list[str] | None = None
+    groups: list[str] | None = None
+
+
+class UserCreate(UserFields):
+    username: str = Field(description="`^[\\w.\\-]+$`, at most 64 characters; unique regardless of case.")
+    password: str = Field(description="At least 8 characters; stored only as an Argon2id hash.")
+
+
+class UserAdminUpdate(UserFields):
+    username: str = Field(description="The user to change (cannot itself be changed).")
+    password: str | None = Field(None, description="A new password (at least 8 characters); empty = unchanged.")
+
+
+class UserSelfUpdate(Request):
+    full_name: str | None = None
+    email: str | None = None
+    password: str | None = Field(None, description="A new password (at least 8 characters).")
+    old_password: str | None = Field(None, description="The current password; required with `password`.")
+
+
+class UsernameRequest(Request):
+    username: str
+
+
+class UserListRequest(Request):
+    offset: int | None = 0
+    limit: int | None = Field(None, description="Default: all users.")
+
+
+class UserResult(Envelope):
+    user: User
+
+
+class UserList(Envelope):
+    rows: list[User]
+    list: ListInfo
+
+
+class CategoryOrderItem(BaseModel):
+    id: str
+    sort_order: float | None = None
+    enabled: bool | int | None = None
+
+
+class GroupOrderItem(BaseModel):
+    id: str
+    sort_order: float | None = None
+
+
+class CategoryMultiUpdate(Request):
+    items: list[CategoryOrderItem] = Field(description="Only `sort_order` and `enabled` may be set.")
+
+
+class GroupMultiUpdate(Request):
+    items: list[GroupOrderItem] = Field(description="Only `sort_order` may be set.")

@@ -183,6 +183,26 @@ class ApiKey(Stamped):
     mask: str | None = None
 
 
+class WebHookHeader(BaseModel):
+    name: str
+    value: str
+
+
+class WebHook(Stamped):
+    id: str
+    title: str
+    method: str = Field("POST", description="HTTP method, e.g. POST, GET, PUT.")
+    url: str = Field(description="http://…, https://… or a {{ template }}; macros over the hook data are expanded.")
+    headers: list[WebHookHeader] | None = None
+    body: str | None = Field(None, description="Template; sent unless the method is GET/HEAD or it is blank.")
+    enabled: bool | None = True
+    timeout: float | None = Field(30, description="Seconds.")
+    retries: int | None = 0
+    follow: bool | None = False
+    ssl_cert_bypass: bool | None = False
+    max_per_day: int | None = Field(0, description="0 = unlimited.")
+
+
 class Server(Doc):
     id: str
     hostname: str

@@ -29,7 +29,7 @@ DEFINITION_KINDS = (
     "web_hooks",
 )
 
-ACTIVE_JOB_STATES = ("start_delay", "retry_delay", "ready", "queued", "starting", "active", "finishing")
+ACTIVE_JOB_STATES = ("start_delay", "retry_delay", "ready", "queued", "starting", "suspended", "active", "finishing")
 
 
 class StoreError(Exception):
@@ -54,6 +54,8 @@ class ActivityQuery:
 
     actions: tuple[str, ...] = ()  # any of these actions (empty: all)
     keywords: tuple[str, ...] = ()  # any of these keywords (empty: all)
+    since: int | None = None  # epoch >= since (inclusive; None: open)
+    until: int | None = None  # epoch <= until (inclusive; None: open)
     offset: int = 0
     limit: int = 1
     newest_first: bool = True
@@ -70,6 +72,7 @@ class StoreWriter(Protocol):
     def add_activity(self, record: dict[str, Any]) -> None: ...
     def put_session(self, session: dict[str, Any]) -> None: ...
     def delete_session(self, session_id: str) -> None: ...
+    def delete_user_sessions(self, username: str) -> int: ...
     def put_job(self, job: dict[str, Any]) -> None: ...
     def delete_job(self, job_id: str) -> bool: ...
     def record_fire(self, fire: dict[str, Any]) -> None: ...

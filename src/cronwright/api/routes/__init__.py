@@ -15,6 +15,7 @@ def all_endpoints() -> list[Endpoint]:
         schedule.router,
         jobs.router,
         *entities.ROUTERS,
+        entities.test_router,
         system.router,
         users.router,
     ):

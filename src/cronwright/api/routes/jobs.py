@@ -229,3 +229,11 @@ def job_skip_delay(ctx: Ctx) -> dict[str, Any]:
     """Requires `run_jobs`: a job waiting in `start_delay`/`retry_delay` becomes ready at once."""
     ctx.conductor.job_service.skip_delay(ctx.params, ctx.authenticate)
     return {}
+
+
+@router.endpoint("resume_job", style="read", summary="Resume a suspended job", request=m.IdRequest, response=m.Ok)
+def resume_job(ctx: Ctx) -> dict[str, Any]:
+    """Requires `run_jobs`: a job held by a `suspend` start action continues (state `suspended` →
+    `active`)."""
+    ctx.conductor.job_service.resume(ctx.params, ctx.authenticate, ctx.origin)
+    return {}

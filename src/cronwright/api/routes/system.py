@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cronwright.api.registry import Ctx, EndpointSet
-from cronwright.engine.activity import parse_activity_query, public_row
+from cronwright.engine.activity import parse_activity_filter, public_row
 from cronwright.engine.common import int_param, sort_dir_param
 from cronwright.engine.validation import ID_RE, require_params
 from cronwright.errors import CwError, NotFound, api_error
@@ -81,19 +81,28 @@ def update_global_state(ctx: Ctx) -> dict[str, Any]:
     response=m.ActivityList,
 )
 def search_activity(ctx: Ctx) -> dict[str, Any]:
-    """Administrators only. `query` is `*` or `field:value` terms (`action`, `keywords`; `a|b`
-    alternatives), e.g. `action:event_update keywords:event100`. Newest first; `limit` defaults to 1."""
+    """Administrators only. `query` is `*` or `field:value` terms: `action` and `keywords` (`a|b`
+    alternatives) and `date` (`date:>=EPOCH`, `date:<EPOCH`, `date:A..B`, `date:YYYY-MM-DD`), e.g.
+    `action:event_update keywords:event100 date:>=1766000000`. Newest first; `limit` defaults to 1."""
     params = ctx.params
     query = params.get("query", "*")
     if not isinstance(query, str):
         raise api_error("Malformed parameter: query")
-    actions, keywords = parse_activity_query(query)
+    found = parse_activity_filter(query)
     offset = int_param(params, "offset", 0)
     limit = int_param(params, "limit", 1, maximum=10_000)
     newest_first = sort_dir_param(params)
     ctx.authenticate().require_admin()
     rows, total = ctx.conductor.store.search_activity(
-        ActivityQuery(actions=actions, keywords=keywords, offset=offset, limit=limit, newest_first=newest_first)
+        ActivityQuery(
+            actions=found.actions,
+            keywords=found.keywords,
+            since=found.since,
+            until=found.until,
+            offset=offset,
+            limit=limit,
+            newest_first=newest_first,
+        )
     )
     shown = [{**public_row(r), "useragent": (r.get("headers") or {}).get("user-agent", "")} for r in rows]
     return {"rows": shown, "list": {"length": total}}

@@ -1,6 +1,8 @@
-"""User sessions: ``/api/user/login`` and ``/api/user/logout``."""
+"""Users: ``/api/user/login`` and ``logout``, the caller's own ``update`` and the ``admin_*`` calls."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.responses import Response
 
@@ -32,3 +34,49 @@ def logout(ctx: Ctx) -> Response:
     )
     response.delete_cookie("session_id", path="/")
     return response
+
+
+@router.endpoint("update", style="write", summary="Change my account", request=m.UserSelfUpdate, response=m.UserResult)
+def update(ctx: Ctx) -> dict[str, Any]:
+    """Changes the session user's own `full_name`, `email` and password (`password` needs
+    `old_password`; a wrong one is a `login` error). Needs a user session: an API key gets `session`."""
+    return {"user": ctx.conductor.users.update_self(ctx.params, ctx.authenticate, ctx.origin)}
+
+
+@router.endpoint("admin_create", style="write", summary="Create a user", request=m.UserCreate, response=m.UserResult)
+def admin_create(ctx: Ctx) -> dict[str, Any]:
+    """Administrators only. `username` and `password` are required; `active` defaults to 1. A user
+    name already taken (regardless of case) is a `user` error (409). The password is never returned."""
+    return {"user": ctx.conductor.users.admin_create(ctx.params, ctx.authenticate, ctx.origin)}
+
+
+@router.endpoint(
+    "admin_update", style="write", summary="Update a user", request=m.UserAdminUpdate, response=m.UserResult
+)
+def admin_update(ctx: Ctx) -> dict[str, Any]:
+    """Administrators only. A shallow merge into the user named by `username` (which cannot change);
+    a non-empty `password` replaces the password. Unknown user: `user` error (404)."""
+    return {"user": ctx.conductor.users.admin_update(ctx.params, ctx.authenticate, ctx.origin)}
+
+
+@router.endpoint("admin_delete", style="write", summary="Delete a user", request=m.UsernameRequest, response=m.Ok)
+def admin_delete(ctx: Ctx) -> dict[str, Any]:
+    """Administrators only. Deletes the user and ends their sessions; deleting yourself is a `user`
+    error (409)."""
+    ctx.conductor.users.admin_delete(ctx.params, ctx.authenticate, ctx.origin)
+    return {}
+
+
+@router.endpoint(
+    "admin_get_user", style="read", summary="Get one user", request=m.UsernameRequest, response=m.UserResult
+)
+def admin_get_user(ctx: Ctx) -> dict[str, Any]:
+    """Administrators only. The user named by `username`, without the password."""
+    return {"user": ctx.conductor.users.admin_get_user(ctx.params, ctx.authenticate)}
+
+
+@router.endpoint("admin_get_users", style="read", summary="List users", request=m.UserListRequest, response=m.UserList)
+def admin_get_users(ctx: Ctx) -> dict[str, Any]:
+    """Administrators only. Every user by user name, without passwords; `offset`/`limit` page them."""
+    rows, total = ctx.conductor.users.admin_get_users(ctx.params, ctx.authenticate)
+    return {"rows": rows, "list": {"length": total}}

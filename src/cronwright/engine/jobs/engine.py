@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cronwright.clock import Clock
 from cronwright.config import Settings
@@ -23,14 +23,18 @@ from cronwright.engine.jobs import selection
 from cronwright.engine.jobs.filestore import FileStore
 from cronwright.engine.jobs.finish import Finisher, Outcome
 from cronwright.engine.jobs.launch import Launcher, LaunchError
+from cronwright.engine.jobs.limits import count_conditions, daily_count, due_limits, limit_message, local_day
 from cronwright.engine.jobs.logstore import LogStore
 from cronwright.engine.jobs.recovery import recover_jobs
-from cronwright.engine.jobs.rules import WAITING_STATES, first_limit, limit_amount
+from cronwright.engine.jobs.rules import WAITING_STATES, first_limit, is_enabled, limit_amount
 from cronwright.engine.jobs.worker import LocalWorker
 from cronwright.engine.servers import ServerRegistry
 from cronwright.expr import ExprError, compile_expression, is_truthy
 from cronwright.runner import JobRun
 from cronwright.store.base import ACTIVE_JOB_STATES, Store
+
+if TYPE_CHECKING:
+    from cronwright.engine.actions.runner import ActionRunner
 
 log = logging.getLogger("cronwright.jobs")
 
@@ -81,6 +85,7 @@ class JobEngine:
         self._settings = settings
         self._servers = servers
         self.launcher = Launcher(catalog, settings, clock)
+        self.launcher.daily_count = self.daily_count
         self.logs = LogStore(settings.data_dir / "logs" / "jobs")
         self.files = FileStore(settings.data_dir)
         self.worker = LocalWorker(
@@ -98,12 +103,16 @@ class JobEngine:
         self._waiters: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
         self.listeners: dict[str, set[Callable[[str, Any], None]]] = {}
         self._dirty: set[str] = set()
+        self._instant: dict[str, set[asyncio.Task[Any]]] = {}
         self._kicked = False
         self._loop_task: asyncio.Task[Any] | None = None
         self._stopping = False
         self._rng = random.Random()
         #: set by the conductor: applies ``update_event``/``delete_event`` of a finished job
         self.apply_event_changes: Callable[[dict[str, Any]], None] = lambda job: None
+        #: set by the conductor: runs actions (start, completion, instant) and limit notifications
+        self.actions: ActionRunner | None = None
+        self.zone: Any = None
 
     # ---- lifecycle
 
@@ -236,8 +245,12 @@ class JobEngine:
                 state = "ready"
             if state == "ready":
                 self._start_ready(job)
-            elif state == "active" and now - (job.get("updated") or now) >= self._settings.dead_job_timeout_s:
-                self.abort(job["id"], "No updates received in last 2 minutes, assuming job is dead.", retry_ok=True)
+            elif state == "active":
+                if now - (job.get("updated") or now) >= self._settings.dead_job_timeout_s:
+                    self.abort(job["id"], "No updates received in last 2 minutes, assuming job is dead.", retry_ok=True)
+                    continue
+                for limit in due_limits(job, now):
+                    self._fire_limit(job, limit, now)
         self._dequeue()
 
     def _similar(self, job: dict[str, Any], states: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -254,7 +267,7 @@ class JobEngine:
 
     def _start_ready(self, job: dict[str, Any]) -> None:
         limit = limit_amount(first_limit(job, "job"))
-        if limit and len(self._similar(job, ("active", "starting"))) >= limit:
+        if limit and len(self._similar(job, ("active", "starting", "suspended"))) >= limit:
             self._queue_or_abort(
                 job,
                 "Maximum number of concurrent jobs for event has been reached.",
@@ -332,7 +345,7 @@ class JobEngine:
                 queues.setdefault(job["event"], []).append(job)
         for jobs in queues.values():
             limit = limit_amount(first_limit(jobs[0], "job"))
-            running = len(self._similar(jobs[0], ("active", "starting")))
+            running = len(self._similar(jobs[0], ("active", "starting", "suspended")))
             if limit and running >= limit:
                 continue
             jobs.sort(key=lambda j: (0 if j.get("priority") else 1, j.get("started") or 0))
@@ -347,15 +360,38 @@ class JobEngine:
             self._start_ready(head)
 
     async def _dispatch(self, job: dict[str, Any]) -> None:
-        """``starting`` → ``active`` → run → finish (start actions arrive with the actions engine)."""
-        job_id = job["id"]
+        """``starting``: run the start actions (they may suspend the job), then run it."""
         if job["state"] != "starting":  # aborted meanwhile
             return
+        if self.actions is not None and self.actions.collect(job, ["start"]):
+            await self.actions.run(job, ["start"])
+        self.count_day(job, ["start"])
+        if job["state"] != "starting":  # aborted while the start actions ran
+            return
+        if job.get("suspended"):
+            job["state"] = "suspended"
+            self.persist(job)
+            self.notify(job["id"], "update", {"state": "suspended"})
+            return
+        await self._run_active(job)
+
+    def resume(self, job_id: str) -> bool:
+        """Continue a suspended job (``resume_job``); False when it is not suspended."""
+        job = self.active.get(job_id)
+        if job is None or job["state"] != "suspended":
+            return False
+        job["suspended"] = False
+        job["state"] = "starting"
+        self.spawn(self._run_active(job), f"job {job_id}")
+        return True
+
+    async def _run_active(self, job: dict[str, Any]) -> None:
+        """``active``: spawn the process on the local worker and finish with its result."""
+        job_id = job["id"]
         plugin = self._catalog["plugins"].get(job.get("plugin"))
         if not self._servers.is_connected(job["server"]):
-            await self.finisher.finish(
-                job, Outcome(code="abort", description="Chosen server is no longer connected.", retry_ok=True)
-            )
+            outcome = Outcome(code="abort", description="Chosen server is no longer connected.", retry_ok=True)
+            await self.finisher.finish(job, outcome)
             return
         now = self._clock.now()
         job.update(state="active", started=now, updated=now, progress=0)
@@ -374,6 +410,49 @@ class JobEngine:
             self.runs.pop(job_id, None)
         await self.finisher.finish(job, Outcome.from_result(result, retry_ok=bool(job.get("retry_ok"))))
 
+    # ---- limits and daily counters
+
+    def _fire_limit(self, job: dict[str, Any], limit: dict[str, Any], now: float) -> None:
+        msg = limit_message(limit)
+        limit.update(
+            date=now, code=0, details="", msg=msg, elapsed_ms=round((now - (job.get("started") or now)) * 1000)
+        )
+        self.launcher.note(job, msg)
+        tags = [t for t in limit.get("tags") or [] if isinstance(t, str)]
+        if tags:
+            job["tags"] = list(dict.fromkeys([*(job.get("tags") or []), *tags]))
+        self.mark_dirty(job["id"])
+        self.notify(job["id"], "update", {"limits": job.get("limits"), "tags": job.get("tags")})
+        text = msg.rstrip(".") + (" (Job aborted)" if limit.get("abort") else "")
+        if self.actions is not None and (limit.get("users") or limit.get("email") or limit.get("web_hook")):
+            self.spawn(self._notify_limit(job, limit, text), "limit notification")
+        else:
+            limit["description"] = "Successfully applied limits."
+        if limit.get("abort"):
+            self.abort(job["id"], msg, retry_ok=True)
+
+    async def _notify_limit(self, job: dict[str, Any], limit: dict[str, Any], text: str) -> None:
+        assert self.actions is not None
+        outcome = await self.actions.notify_limit(job, limit, text)
+        limit["code"], limit["description"] = outcome.code, outcome.description
+        if job["id"] in self.active:
+            self.mark_dirty(job["id"])
+
+    def has_day_limit(self, job: dict[str, Any]) -> bool:
+        return any(is_enabled(limit) and limit.get("type") == "day" for limit in job.get("limits") or [])
+
+    def count_day(self, job: dict[str, Any], conditions: list[str]) -> None:
+        """Count conditions for ``day`` limits (only for jobs that carry one)."""
+        if not self.has_day_limit(job) or job.get("event") not in self._catalog["events"]:
+            return
+        day = local_day(self._clock.now(), self.zone)
+        with self._store.write() as w:
+            state = count_conditions(self._store.get_event_state(job["event"]), conditions, day)
+            w.set_event_state(job["event"], state)
+
+    def daily_count(self, event_id: str, condition: str) -> int:
+        return daily_count(self._store.get_event_state(event_id), condition, local_day(self._clock.now(), self.zone))
+
     # ---- aborting
 
     def abort(self, job_id: str, reason: str, *, retry_ok: bool = False) -> bool:
@@ -390,7 +469,7 @@ class JobEngine:
             job["abort_reason"] = reason
             job["state"] = "finishing"
             self.spawn(self.finisher.finish(job, Outcome(code="abort", description=reason, retry_ok=retry_ok)), "abort")
-        elif job["state"] in WAITING_STATES or job["state"] == "active":
+        elif job["state"] in (*WAITING_STATES, "suspended", "active"):
             job["state"] = "finishing"
             self.spawn(self.finisher.finish(job, Outcome(code="abort", description=reason, retry_ok=retry_ok)), "abort")
         return True
@@ -433,6 +512,17 @@ class JobEngine:
                     items = [{**a, "source": "job"} for a in items if isinstance(a, dict)]
                 job[key] = list(job.get(key) or []) + items
         self.mark_dirty(job_id)
+        if self.actions is not None and self.actions.collect(job, ["instant"]):
+            task = asyncio.get_running_loop().create_task(self.actions.run(job, ["instant"]))
+            self._instant.setdefault(job_id, set()).add(task)
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
+
+    async def wait_instant(self, job_id: str) -> None:
+        """Wait for the still-running ``instant`` actions of a job (before its final record)."""
+        tasks = self._instant.pop(job_id, set())
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def job_notice(self, job_id: str, message: str) -> None:
         job = self.active.get(job_id)

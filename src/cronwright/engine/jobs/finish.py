@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cronwright.engine.jobs.launch import LaunchError
-from cronwright.engine.jobs.rules import final_tags, first_limit, limit_amount, normalize_code, retry_request
+from cronwright.engine.jobs.limits import count_conditions, local_day
+from cronwright.engine.jobs.rules import (
+    completion_conditions,
+    final_tags,
+    first_limit,
+    limit_amount,
+    normalize_code,
+    retry_request,
+)
 from cronwright.runner import OutputFile, RunResult
 
 if TYPE_CHECKING:
@@ -109,6 +117,10 @@ class Finisher:
         if job.get("ephemeral") and (job["files"] or job["code"]):
             job.pop("ephemeral")
         self._retry(job, now)
+        conditions = completion_conditions(job)
+        if engine.actions is not None and conditions:
+            await engine.actions.run(job, conditions)
+        await engine.wait_instant(job["id"])
         known = {}
         for tag in engine._catalog["tags"].values():
             known[tag["id"]] = tag["id"]
@@ -136,6 +148,8 @@ class Finisher:
                 w.put_job(job)
             if not job.get("retried") and event is not None:
                 state = engine._store.get_event_state(job["event"])
+                if engine.has_day_limit(job):
+                    state = count_conditions(state, conditions, local_day(now, engine.zone))
                 state.update(
                     last_job=job["id"],
                     last_code=job["code"],

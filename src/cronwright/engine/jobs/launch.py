@@ -5,6 +5,7 @@ a new job document, or a ``LaunchError`` with the reason xyOps gives.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from cronwright.clock import Clock
@@ -48,6 +49,8 @@ class Launcher:
         self._settings = settings
         self._clock = clock
         self.brake = MinuteBrake(settings.max_jobs_per_min)
+        #: today's count of a condition for an event (set by the engine; 0 without stats)
+        self.daily_count: Callable[[str, str], int] = lambda event_id, condition: 0
 
     def build(self, request: dict[str, Any]) -> dict[str, Any]:
         """Steps 1–10: the new job (not yet registered), or ``LaunchError``."""
@@ -72,6 +75,8 @@ class Launcher:
         if limit_amount(queue) and not first_limit(job, "job"):
             raise LaunchError("The 'Max Queue Limit' requires a 'Max Concurrent Jobs' limit to also be present.")
         job["tags"], note = truncate_tags(job["tags"], first_limit(job, "tag"))
+        if job.get("source") not in ("user", "key"):
+            self._check_day_limits(job)
         now = self._clock.now()
         self.brake.take(now)
 
@@ -98,6 +103,18 @@ class Launcher:
         self.note(job, f"Event ID: #{job['event']}")
         return job
 
+    def _check_day_limits(self, job: dict[str, Any]) -> None:
+        """Step 6: a ``day`` limit refuses the launch once today's count of its condition is reached."""
+        for limit in job["limits"]:
+            if not is_enabled(limit) or limit.get("type") != "day":
+                continue
+            amount = limit_amount(limit)
+            condition = str(limit.get("condition"))
+            if amount is not None and self.daily_count(job["event"], condition) >= amount:
+                raise LaunchError(
+                    f"Maximum daily '{condition}' count of {amount:g} has been reached for event: {job['event']}"
+                )
+
     def _references(self, job: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
         event = self._catalog["events"].get(job.get("event"))
         if event is None:
@@ -117,10 +134,10 @@ class Launcher:
         """Category entries, then universal ones (each copy marked with its ``source``)."""
         test = bool(job.get("test"))
         kind = "workflow" if job.get("type") == "workflow" else "default"
-        extra = self._settings.extra
+        settings = self._settings
         for key, flag, universal in (
-            ("actions", "test_actions", extra.get("job_universal_actions")),
-            ("limits", "test_limits", extra.get("job_universal_limits")),
+            ("actions", "test_actions", settings.job_universal_actions),
+            ("limits", "test_limits", settings.job_universal_limits),
         ):
             if test and not job.get(flag):
                 continue

@@ -54,7 +54,7 @@ async def recover_jobs(engine: JobEngine) -> None:
     lost = []
     for job in engine._store.unfinished_jobs():
         state = job.get("state")
-        if state in WAITING_STATES:
+        if state in (*WAITING_STATES, "suspended"):
             engine.active[job["id"]] = job
             engine.launcher.note(job, "Still waiting after a restart of Cronwright.")
             engine.wake_at(job.get("until"))

@@ -286,6 +286,18 @@ class JobService:
         self._engine.persist(job)
         self._engine.kick()
 
+    def resume(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:
+        require_params(params, {"id": ID_RE})
+        who = authenticate()
+        who.require("run_jobs")
+        job = self._engine.active.get(params["id"])
+        if job is None or job["state"] != "suspended":
+            raise Conflict("job", f"Job is not suspended: {params['id']}")
+        who.require_scope(job)
+        self._engine.launcher.note(job, f"Resumed by {who.username}")
+        self._engine.resume(job["id"])
+        self._record("job_resume", who, origin, job)
+
     def _store_changed(self, job: dict[str, Any], active: bool) -> None:
         if active:
             self._engine.mark_dirty(job["id"])

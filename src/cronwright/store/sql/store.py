@@ -203,6 +203,10 @@ class SqlWriter:
     def delete_session(self, session_id: str) -> None:
         self.conn.execute(self._st.delete_session, {"b_id": session_id})
 
+    def delete_user_sessions(self, username: str) -> int:
+        t = tables.sessions
+        return self.conn.execute(delete(t).where(t.c.username == username)).rowcount
+
     def record_fire(self, fire: dict[str, Any]) -> None:
         """Insert a fire row (event_id, at, trigger, status, job_id, reason, recorded); a fire that is
         already recorded raises ``DuplicateId`` (and the whole transaction is abandoned)."""
@@ -317,11 +321,15 @@ class SqlStore:
 
     def search_activity(self, query: ActivityQuery) -> tuple[list[dict[str, Any]], int]:
         a, k = tables.activity, tables.activity_keywords
-        where = []
+        where: list[Any] = []
         if query.actions:
             where.append(a.c.action.in_(query.actions))
         if query.keywords:
             where.append(a.c.seq.in_(select(k.c.activity_seq).where(k.c.keyword.in_(query.keywords))))
+        if query.since is not None:
+            where.append(a.c.epoch >= query.since)
+        if query.until is not None:
+            where.append(a.c.epoch <= query.until)
         order = a.c.seq.desc() if query.newest_first else a.c.seq.asc()
         with self._read() as conn:
             total = conn.execute(select(func.count()).select_from(a).where(*where)).scalar_one()
