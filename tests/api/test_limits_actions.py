@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -458,3 +461,33 @@ def test_test_web_hook(aapi: Api, receiver: HttpReceiver) -> None:
         "result"
     ]
     assert down["code"] == "webhook"
+
+
+def test_universal_limits_and_actions(server_factory: StartServer, receiver: HttpReceiver) -> None:
+    """Universal limits and actions from the configuration apply to every job, after the event's."""
+    env = {
+        "CRONWRIGHT_JOB_UNIVERSAL_LIMITS": json.dumps(
+            {"default": [{"enabled": True, "type": "time", "duration": 1, "abort": True}]}
+        ),
+        "CRONWRIGHT_JOB_UNIVERSAL_ACTIONS": json.dumps(
+            {"default": [{"enabled": True, "condition": "abort", "type": "tag", "tags": ["flag"]}]}
+        ),
+    }
+    api = server_factory("sqlite", env=env).client()
+    job = run_wait(api, event(api, SLEEP3)["id"])
+    assert job["code"] == "abort" and job["limits"][-1]["source"] == "universal"
+    assert job["actions"][-1]["source"] == "universal" and "flag" in job["tags"]
+
+
+def test_malformed_universal_configuration_stops_the_server(tmp_path: object) -> None:
+    """A malformed universal limit stops `serve` with a message naming it (no traceback)."""
+    env = {**os.environ, "CRONWRIGHT_JOB_UNIVERSAL_LIMITS": json.dumps({"default": [{"type": "time"}]})}
+    result = subprocess.run(
+        [sys.executable, "-m", "cronwright", "serve", "--port", "0", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode != 0 and "Invalid job_universal_limits.default" in result.stderr
+    assert "Missing enabled flag" in result.stderr and "Traceback" not in result.stderr

@@ -87,7 +87,7 @@ def _serve(settings: Settings) -> None:
     settings = dataclasses.replace(settings, port=sock.getsockname()[1])
     try:
         conductor = Conductor.open(settings)
-    except (StoreError, OSError) as exc:
+    except (StoreError, OSError, ConfigError) as exc:
         sock.close()
         raise click.ClickException(str(exc)) from None
     config = uvicorn.Config(

@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from cronwright.clock import AdjustableClock, Clock, SystemClock
-from cronwright.config import Settings
+from cronwright.config import ConfigError, Settings
 from cronwright.engine.actions.handlers import Handlers
 from cronwright.engine.actions.runner import ActionRunner
 from cronwright.engine.auth import Authenticator
@@ -27,6 +27,7 @@ from cronwright.engine.events import EventService
 from cronwright.engine.jobs.engine import JobEngine
 from cronwright.engine.jobs.service import JobService
 from cronwright.engine.kinds import GROUPS
+from cronwright.engine.lookup import CatalogLookup
 from cronwright.engine.magic import MagicLinks
 from cronwright.engine.runs import RunPreparer
 from cronwright.engine.scheduler import Scheduler
@@ -34,11 +35,30 @@ from cronwright.engine.servers import ServerRegistry
 from cronwright.engine.setup import FirstStart, ensure_installed
 from cronwright.engine.state import GlobalState
 from cronwright.engine.users import UserService
+from cronwright.engine.validation import validate_actions, validate_limits
 from cronwright.engine.webhook_test import WebHookTester
+from cronwright.errors import CwError
 from cronwright.store.base import Store
 from cronwright.store.sql.store import SqlStore
 
 log = logging.getLogger("cronwright")
+
+
+def check_universal(settings: Settings, catalog: Catalog) -> None:
+    """Refuse to start with malformed universal limits or actions (the message names the entry)."""
+    for kind, table, validate in (
+        ("job_universal_limits", settings.job_universal_limits, lambda items: validate_limits(items)),
+        (
+            "job_universal_actions",
+            settings.job_universal_actions,
+            lambda items: validate_actions(items, lookup=CatalogLookup(catalog)),
+        ),
+    ):
+        for key, items in table.items():
+            try:
+                validate(items)
+            except CwError as exc:
+                raise ConfigError(f"Invalid {kind}.{key}: {exc.description}") from None
 
 
 class Conductor:
@@ -61,6 +81,7 @@ class Conductor:
         )
         self.secret_key: str = store.get_kv("secret_key") or ""
         self.catalog = Catalog(store)
+        check_universal(settings, self.catalog)
         self.auth = Authenticator(self.catalog, store, self.clock, settings.session_ttl_s)
         self.servers = ServerRegistry(self.catalog, self.clock)
         self.servers.register_local()
