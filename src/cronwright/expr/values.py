@@ -16,6 +16,8 @@ import re
 from enum import IntEnum
 from typing import Any, Final
 
+from cronwright.jsvalue import number_to_string
+
 
 class _Undefined:
     """JavaScript's ``undefined``: what a missing property evaluates to."""
@@ -186,34 +188,7 @@ def format_number(value: int | float) -> str:
     """JavaScript ``Number.prototype.toString()``: ``1.0`` → "1", ``1e21`` → "1e+21", NaN → "NaN"."""
     if isinstance(value, int) and not isinstance(value, bool) and -EXACT_INT_LIMIT < value < EXACT_INT_LIMIT:
         return str(value)
-    number = as_float(value)
-    if math.isnan(number):
-        return "NaN"
-    if math.isinf(number):
-        return "Infinity" if number > 0 else "-Infinity"
-    if number == 0:
-        return "0"
-    sign = "-" if number < 0 else ""
-    mantissa, _, exponent = repr(abs(number)).partition("e")
-    int_part, _, frac = mantissa.partition(".")
-    digits = int_part + frac
-    exp10 = (int(exponent) if exponent else 0) - len(frac)
-    stripped = digits.rstrip("0")
-    exp10 += len(digits) - len(stripped)
-    digits = stripped.lstrip("0")
-    count = len(digits)
-    point = count + exp10  # value == 0.<digits> * 10**point
-    if count <= point <= 21:
-        body = digits + "0" * (point - count)
-    elif 0 < point <= 21:
-        body = digits[:point] + "." + digits[point:]
-    elif -6 < point <= 0:
-        body = "0." + "0" * (-point) + digits
-    else:
-        exp = point - 1
-        suffix = f"e{'+' if exp >= 0 else '-'}{abs(exp)}"
-        body = digits + suffix if count == 1 else digits[0] + "." + digits[1:] + suffix
-    return sign + body
+    return number_to_string(as_float(value))
 
 
 def js_trim(text: str) -> str:

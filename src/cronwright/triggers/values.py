@@ -10,20 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from cronwright.jsvalue import js_truthy
+
 __all__ = ["as_int", "as_number", "int_set", "js_truthy", "str_list"]
-
-
-def js_truthy(value: Any) -> bool:
-    """JS truthiness: ``null``, ``false``, ``0``, NaN and ``""`` are falsy; arrays and objects are truthy."""
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return value != 0 and value == value
-    if isinstance(value, str):
-        return value != ""
-    return True
 
 
 def as_number(value: Any) -> int | float | None:

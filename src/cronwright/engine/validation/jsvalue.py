@@ -9,10 +9,11 @@ of ``int``; every helper here treats it as a JS boolean, never as a number.
 
 from __future__ import annotations
 
-import math
 import re
 from types import MappingProxyType
 from typing import Any, TypeGuard
+
+from cronwright.jsvalue import js_truthy, number_to_string
 
 # Arrays nested deeper than this render as "" in js_string (JSON from the wire is rarely deeper;
 # the cap keeps the conversion free of RecursionError on hostile input).
@@ -42,19 +43,6 @@ def js_typeof(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     return "object"
-
-
-def js_truthy(value: Any) -> bool:
-    """JS truthiness: ``null``, ``false``, ``0``, ``""`` (and NaN) are falsy; arrays/objects are truthy."""
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return value != 0 and value == value
-    if isinstance(value, str):
-        return value != ""
-    return True
 
 
 def js_string(value: Any) -> str:
@@ -95,7 +83,7 @@ def _to_string(value: Any, depth: int) -> str:
     if isinstance(value, int):
         return _int_string(value)
     if isinstance(value, float):
-        return _float_string(value)
+        return number_to_string(value)
     if isinstance(value, (list, tuple)):
         if depth >= _MAX_DEPTH:
             return ""
@@ -109,40 +97,9 @@ def _int_string(value: int) -> str:
     if -_EXACT_INT_LIMIT < value < _EXACT_INT_LIMIT:
         return str(value)
     try:
-        return _float_string(float(value))
+        return number_to_string(float(value))
     except OverflowError:
         return "Infinity" if value > 0 else "-Infinity"
-
-
-def _float_string(value: float) -> str:
-    """ECMAScript Number::toString(10) on a double, using Python's shortest round-trip digits."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0:
-        return "0"
-    sign = "-" if value < 0 else ""
-    mantissa, _, exponent = repr(abs(value)).partition("e")
-    int_part, _, frac = mantissa.partition(".")
-    digits = int_part + frac
-    exp10 = (int(exponent) if exponent else 0) - len(frac)
-    stripped = digits.rstrip("0")
-    exp10 += len(digits) - len(stripped)
-    digits = stripped.lstrip("0")
-    k = len(digits)
-    n = k + exp10  # value == 0.<digits> * 10**n
-    if k <= n <= 21:
-        body = digits + "0" * (n - k)
-    elif 0 < n <= 21:
-        body = digits[:n] + "." + digits[n:]
-    elif -6 < n <= 0:
-        body = "0." + "0" * (-n) + digits
-    else:
-        e = n - 1
-        suffix = f"e{'+' if e >= 0 else '-'}{abs(e)}"
-        body = digits + suffix if k == 1 else digits[0] + "." + digits[1:] + suffix
-    return sign + body
 
 
 def _string_equals_one(text: str) -> bool:
