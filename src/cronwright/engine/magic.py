@@ -13,11 +13,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from cronwright import jsonutil
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.events import locked_params
 from cronwright.engine.jobs.rules import first_limit, limit_amount
-from cronwright.engine.runs import UploadedFile
+from cronwright.engine.runs import UploadedFile, merge_json_field
 from cronwright.engine.validation import OVERRIDE_RESERVED_RE, sha256_hex, validate_param_values
 from cronwright.errors import BadRequest, Conflict, api_error
 
@@ -62,15 +61,7 @@ class MagicLinks:
         if not event.get("enabled"):
             raise Conflict("event", f"Event is disabled: {event['id']}")
         params = {**body, **query}
-        raw_json = params.pop("json", None)
-        if isinstance(raw_json, str):
-            try:
-                parsed = jsonutil.loads(raw_json)
-            except jsonutil.JSONDecodeError as exc:
-                raise api_error(f"Failed to parse JSON: {exc}") from None
-            if not isinstance(parsed, dict):
-                raise api_error("Failed to parse JSON: expected an object")
-            params.update(parsed)
+        merge_json_field(params)
         job_input = params.pop("input", None)
         if job_input is not None and not isinstance(job_input, dict):
             raise api_error("Malformed event parameter: input (must be object)")

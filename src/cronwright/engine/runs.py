@@ -70,14 +70,9 @@ class RunRequest:
     files: Sequence[UploadedFile]
 
 
-def assemble_request(query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    """Steps 1–3: query and body (or ``?post_data``), the ``json`` field, and ``params``."""
-    request = dict(query)
-    if "post_data" in query:
-        request["post_data"] = body
-    else:
-        request.update(body)
-    raw_json = request.pop("json", None)
+def merge_json_field(params: dict[str, Any]) -> None:
+    """Form posts carry their JSON in a ``json`` field: parse it and merge its keys over ``params``."""
+    raw_json = params.pop("json", None)
     if isinstance(raw_json, str):
         try:
             parsed = jsonutil.loads(raw_json)
@@ -85,7 +80,17 @@ def assemble_request(query: dict[str, Any], body: dict[str, Any]) -> dict[str, A
             raise api_error(f"Failed to parse JSON: {exc}") from None
         if not isinstance(parsed, dict):
             raise api_error("Failed to parse JSON: expected an object")
-        request.update(parsed)
+        params.update(parsed)
+
+
+def assemble_request(query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """Steps 1–3: query and body (or ``?post_data``), the ``json`` field, and ``params``."""
+    request = dict(query)
+    if "post_data" in query:
+        request["post_data"] = body
+    else:
+        request.update(body)
+    merge_json_field(request)
     if not isinstance(request.get("params"), dict):
         request["params"] = {}
     return request

@@ -26,7 +26,7 @@ from cronwright.engine.jobs.launch import Launcher, LaunchError
 from cronwright.engine.jobs.limits import count_conditions, daily_count, due_limits, limit_message, local_day
 from cronwright.engine.jobs.logstore import LogStore
 from cronwright.engine.jobs.recovery import recover_jobs
-from cronwright.engine.jobs.rules import WAITING_STATES, first_limit, is_enabled, limit_amount
+from cronwright.engine.jobs.rules import ENGINE_FIELDS, WAITING_STATES, first_limit, is_enabled, limit_amount
 from cronwright.engine.jobs.worker import LocalWorker
 from cronwright.engine.servers import ServerRegistry
 from cronwright.expr import ExprError, compile_expression, is_truthy
@@ -38,40 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cronwright.jobs")
 
-#: fields a plugin's update may not change
-PROTECTED_FIELDS = frozenset(
-    {
-        "id",
-        "event",
-        "state",
-        "started",
-        "completed",
-        "elapsed",
-        "server",
-        "groups",
-        "source",
-        "username",
-        "key",
-        "complete",
-        "final",
-        "code",
-        "description",
-        "pid",
-        "activity",
-        "actions",
-        "limits",
-        "tags",
-        "log_file",
-        "log_file_size",
-        "until",
-        "updated",
-        "now",
-        "retry_count",
-        "retry_prev",
-        "input",
-        "type",
-    }
-)
 SHUTDOWN_REASON = "Aborted: Cronwright was shut down while the job was running."
 
 
@@ -495,7 +461,7 @@ class JobEngine:
         job = self.active.get(job_id)
         if job is None:
             return
-        clean = {k: v for k, v in changes.items() if k not in PROTECTED_FIELDS}
+        clean = {k: v for k, v in changes.items() if k not in ENGINE_FIELDS}
         job.update(clean)
         job["updated"] = self._clock.now()
         self.mark_dirty(job_id)

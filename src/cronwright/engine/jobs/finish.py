@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from cronwright.engine.jobs.launch import LaunchError
 from cronwright.engine.jobs.limits import count_conditions, local_day
 from cronwright.engine.jobs.rules import (
+    ENGINE_FIELDS,
     completion_conditions,
     final_tags,
     first_limit,
@@ -22,39 +23,6 @@ from cronwright.runner import OutputFile, RunResult
 
 if TYPE_CHECKING:
     from cronwright.engine.jobs.engine import JobEngine
-
-#: plugin result fields that never overwrite the job's own bookkeeping
-_RESERVED = frozenset(
-    {
-        "id",
-        "event",
-        "state",
-        "started",
-        "completed",
-        "elapsed",
-        "server",
-        "groups",
-        "source",
-        "username",
-        "key",
-        "complete",
-        "final",
-        "code",
-        "description",
-        "activity",
-        "actions",
-        "limits",
-        "tags",
-        "log_file_size",
-        "now",
-        "input",
-        "type",
-        "retried",
-        "jobs",
-        "retry_count",
-        "retry_prev",
-    }
-)
 
 
 @dataclass
@@ -94,7 +62,7 @@ class Finisher:
             return
         job["state"] = "finishing"
         for key, value in outcome.fields.items():
-            if key not in _RESERVED:
+            if key not in ENGINE_FIELDS:
                 job[key] = value
         if outcome.data:
             job["data"] = outcome.data

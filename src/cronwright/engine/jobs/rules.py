@@ -36,6 +36,42 @@ RETRY_KEYS = (
     "ephemeral",
 )
 SPECIAL_CODES = ("warning", "critical", "abort")
+#: the job's own bookkeeping: a plugin's updates and results never overwrite these
+ENGINE_FIELDS = frozenset(
+    {
+        "id",
+        "event",
+        "state",
+        "started",
+        "completed",
+        "elapsed",
+        "server",
+        "groups",
+        "source",
+        "username",
+        "key",
+        "complete",
+        "final",
+        "code",
+        "description",
+        "pid",
+        "activity",
+        "actions",
+        "limits",
+        "tags",
+        "log_file",
+        "log_file_size",
+        "until",
+        "updated",
+        "now",
+        "retry_count",
+        "retry_prev",
+        "retried",
+        "jobs",
+        "input",
+        "type",
+    }
+)
 _NON_WORD = re.compile(r"\W+")
 
 
