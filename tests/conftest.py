@@ -8,9 +8,15 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from cronwright.store.sql.store import SqlStore
 from tests.support.server import Api, Server, postgres_available, temporary_pg_database
+
+# CI replays the same property-test examples every run (reproducible); local runs explore new ones
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 #: "require" (set by .ci/run): fail instead of skipping the PostgreSQL pass when it is unreachable
 PG_MODE = os.environ.get("CRONWRIGHT_TEST_PG", "auto")

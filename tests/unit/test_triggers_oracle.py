@@ -49,9 +49,12 @@ ZONES = [
 ]
 YEARS = [2011, 2016, 2021, 2025, 2030]
 DAY = 86400
-EXAMPLES = settings(max_examples=40, deadline=None)
+EXAMPLES = settings(max_examples=40, deadline=None, derandomize=True)
 # cronsim's aware (non-fixed-time) iteration is wrong in these zones; see the module docstring.
-CLOCK_ZONES = [z for z in ZONES if z not in ("Australia/Lord_Howe", "Pacific/Chatham")]
+#: zones where cronsim's clock stepping agrees with wall-clock matching: Lord Howe and Chatham
+#: (cronsim steps hours wrongly there) and Apia (its skipped day 2011-12-30: cronsim runs the
+#: missing day's minutes on the next day) are covered by the DST tables instead
+CLOCK_ZONES = [z for z in ZONES if z not in ("Australia/Lord_Howe", "Pacific/Chatham", "Pacific/Apia")]
 MAX_CRON_FIRES = 3 * 1440  # a 2-day window plus the day of lead-in, every minute
 
 
