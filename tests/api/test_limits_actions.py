@@ -491,3 +491,28 @@ def test_malformed_universal_configuration_stops_the_server(tmp_path: object) ->
     )
     assert result.returncode != 0 and "Invalid job_universal_limits.default" in result.stderr
     assert "Missing enabled flag" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("script", "condition", "fires"),
+    [
+        ('echo \'{"xy":1,"code":"warning"}\'', "warning", True),
+        ('echo \'{"xy":1,"code":"critical"}\'', "critical", True),
+        ("exit 3", "user", True),
+        ("exit 3", "warning", False),
+        ("true", "error", False),
+        ("true", "tag:important", True),
+        ("true", "tag:flag", False),
+    ],
+)
+def test_every_condition(aapi: Api, script: str, condition: str, fires: bool) -> None:
+    """Each completion condition fires exactly when its outcome occurs (limits-actions.md §3.2)."""
+    ev = event(
+        aapi,
+        "#!/bin/sh\n" + script + "\n",
+        tags=["important"],
+        actions=[action(condition, "label", label=f"fired {condition}")],
+    )
+    job = run_wait(aapi, ev["id"])
+    assert ("code" in job["actions"][0]) is fires
+    assert (job.get("label") == f"fired {condition}") is fires
