@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cronwright.engine.activity import ActivityFilter, parse_activity_filter, parse_activity_query
+from cronwright.engine.activity import ActivityFilter, parse_activity_filter
 from cronwright.errors import CwError
 
 DAY_2024_01_05 = 1704412800  # 2024-01-05T00:00:00Z
@@ -74,11 +74,3 @@ def test_contradictory_bounds_are_an_empty_window() -> None:
     """Separate terms that cannot both hold leave since > until (matches nothing) rather than failing."""
     found = parse_activity_filter("date:>=300 date:<=100")
     assert found.since == 300 and found.until == 100
-
-
-def test_legacy_parser_keeps_tuple_and_refuses_dates() -> None:
-    """The tuple form stays for callers without date support and never silently ignores a date term."""
-    assert parse_activity_query("action:a keywords:k") == (("a",), ("k",))
-    with pytest.raises(CwError) as caught:
-        parse_activity_query("date:>=100")
-    assert caught.value.code == "api"

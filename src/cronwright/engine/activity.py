@@ -130,17 +130,6 @@ def parse_activity_filter(query: str) -> ActivityFilter:
     return ActivityFilter(tuple(actions), tuple(keywords), since, until)
 
 
-def parse_activity_query(query: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """``action:a|b keywords:k1|k2`` → (actions, keywords), for callers without date support.
-
-    A ``date`` term is refused rather than ignored, so a search is never silently wider than asked.
-    """
-    found = parse_activity_filter(query)
-    if found.since is not None or found.until is not None:
-        raise api_error("Invalid search query: date terms are not supported here")
-    return found.actions, found.keywords
-
-
 def _parse_date_term(value: str) -> tuple[int | None, int | None]:
     """One ``date:`` value → inclusive (since, until) bounds on integer epochs."""
     if ".." in value and not value.startswith(("<", ">")):

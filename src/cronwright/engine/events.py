@@ -277,9 +277,6 @@ class EventService:
             event_id = event["id"]
             self._background(f"delete jobs of event {event_id}", lambda: self._jobs.delete_history(event_id))
 
-    def get_state(self, event_id: str) -> dict[str, Any]:
-        return self._catalog.store.get_event_state(event_id)
-
     # changes requested by a finished job (jobs.md §6.1 step 10)
 
     def apply_job_changes(self, job: dict[str, Any]) -> None:

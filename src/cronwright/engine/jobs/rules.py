@@ -182,12 +182,3 @@ def retry_request(job: dict[str, Any], now: float) -> dict[str, Any] | None:
         request["state"] = "retry_delay"
         request["until"] = now + delay
     return request
-
-
-def merge_data(old: Any, new: dict[str, Any]) -> dict[str, Any]:
-    """Protocol ``data`` merge: key by key, later wins, two arrays are concatenated."""
-    merged = dict(old) if isinstance(old, dict) else {}
-    for key, value in new.items():
-        previous = merged.get(key)
-        merged[key] = previous + value if isinstance(previous, list) and isinstance(value, list) else value
-    return merged

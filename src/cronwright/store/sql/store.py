@@ -387,19 +387,6 @@ class SqlStore:
             rows = conn.execute(select(t.c.doc).where(t.c.state != "complete").order_by(t.c.started)).scalars()
             return [_loads(doc) for doc in rows]
 
-    def event_jobs(self, event_id: str, states: tuple[str, ...]) -> list[dict[str, Any]]:
-        t = tables.jobs
-        with self._read() as conn:
-            rows = conn.execute(
-                select(t.c.doc).where(t.c.event == event_id, t.c.state.in_(states)).order_by(t.c.started.desc())
-            ).scalars()
-            return [_loads(doc) for doc in rows]
-
-    def count_event_jobs(self, event_id: str, states: tuple[str, ...]) -> int:
-        t = tables.jobs
-        with self._read() as conn:
-            return conn.execute(select(func.count()).where(t.c.event == event_id, t.c.state.in_(states))).scalar_one()
-
     def delete_event_jobs(self, event_id: str, batch: int = 500) -> Iterator[list[str]]:
         """Delete the completed jobs of an event in batches, yielding each batch's ids."""
         t = tables.jobs
