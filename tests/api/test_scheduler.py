@@ -254,3 +254,23 @@ def test_test_clock_is_admin_only(sapi: Api) -> None:
 def test_test_clock_absent_in_normal_servers(api: Api) -> None:
     """Without `test_api` the clock endpoint does not exist."""
     assert api.error("test_set_clock", {"now": 1})[:2] == (404, "api")
+
+
+def test_quiet_ephemeral_jobs_leave_no_record(sapi: Api) -> None:
+    """A quiet trigger marks jobs invisible and ephemeral; a successful ephemeral job is not stored (case 145)."""
+    minute = fresh_minute()
+    quiet = {"type": "quiet", "enabled": True, "invisible": True, "ephemeral": True}
+    event = create_event(sapi, triggers=[schedule_at(minute), quiet], params={"script": "#!/bin/sh\nsleep 0.5\n"})
+    set_clock(sapi, minute - 1.5)
+    deadline = time.time() + 10
+    fires: list[dict] = []
+    while time.time() < deadline and not fires:
+        fires = sapi.ok("get_event_fires", {"id": event["id"]})["rows"]
+        time.sleep(0.05)
+    job_id = fires[0]["job_id"]
+    running = sapi.ok("get_job", {"id": job_id})["job"]
+    assert running["invisible"] is True and running["ephemeral"] is True
+    deadline = time.time() + 10
+    while time.time() < deadline and sapi.call("get_job", {"id": job_id})[1]["code"] == 0:
+        time.sleep(0.05)
+    assert sapi.error("get_job", {"id": job_id})[:2] == (404, "notfound")
