@@ -259,23 +259,24 @@ class EventService:
         active = self._jobs.count_in_states(event["id"], ACTIVE_JOB_STATES)
         if active:
             raise Conflict("event", f"Failed to delete event: {active} active jobs found")
-        now = int(self._clock.now())
+        self._remove(event, who=who, origin=origin, keywords=[event["id"]])
+        if params.get("delete_jobs") not in (None, False, 0, "", "0", "false"):
+            event_id = event["id"]
+            self._background(f"delete jobs of event {event_id}", lambda: self._jobs.delete_history(event_id))
+
+    def _remove(self, event: dict[str, Any], **record: Any) -> None:
+        """Delete an event and its state, with an ``event_delete`` activity row."""
         with self._catalog.transaction() as tx:
             tx.delete("events", event["id"])
             tx.writer.delete_event_state(event["id"])
             activity.record(
                 tx.writer,
                 "event_delete",
-                epoch=now,
+                epoch=self._clock.now(),
                 description=str(event.get("title")),
-                who=who,
-                origin=origin,
-                keywords=[event["id"]],
                 event=event,
+                **record,
             )
-        if params.get("delete_jobs") not in (None, False, 0, "", "0", "false"):
-            event_id = event["id"]
-            self._background(f"delete jobs of event {event_id}", lambda: self._jobs.delete_history(event_id))
 
     # changes requested by a finished job (jobs.md §6.1 step 10)
 
@@ -284,22 +285,10 @@ class EventService:
         event = self._events.get(job.get("event"))
         if event is None:
             return
-        now = int(self._clock.now())
         if job.get("delete_event"):
-            with self._catalog.transaction() as tx:
-                tx.delete("events", event["id"])
-                tx.writer.delete_event_state(event["id"])
-                activity.record(
-                    tx.writer,
-                    "event_delete",
-                    epoch=now,
-                    description=str(event.get("title")),
-                    keywords=[event["id"], job["id"]],
-                    event=event,
-                    reason="job",
-                    job=job["id"],
-                )
+            self._remove(event, keywords=[event["id"], job["id"]], reason="job", job=job["id"])
             return
+        now = int(self._clock.now())
         changes = job.get("update_event")
         if not isinstance(changes, dict) or not changes:
             return
