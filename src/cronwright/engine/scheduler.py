@@ -172,7 +172,11 @@ class Scheduler:
                 if not compiled.launching:
                     continue
                 state = states.get(event["id"], {})
-                change = self._process(event, compiled, state, last, now_minute, zones)
+                try:
+                    change = self._process(event, compiled, state, last, now_minute, zones)
+                except Exception:  # one event's trouble must not stop the others' launches
+                    log.exception("scheduling event %s at %s failed", event["id"], now_minute)
+                    continue
                 if change:
                     changes[event["id"]] = change
             self._save_states(changes)

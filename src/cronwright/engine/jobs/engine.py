@@ -204,20 +204,28 @@ class JobEngine:
             return
         now = self._clock.now()
         for job in list(self.active.values()):
-            state = job["state"]
-            if state in ("start_delay", "retry_delay") and now >= (job.get("until") or 0):
-                job["state"] = "ready"  # ``until`` stays on the record: when the job was due
-                self.persist(job)
-                state = "ready"
-            if state == "ready":
-                self._start_ready(job)
-            elif state == "active":
-                if now - (job.get("updated") or now) >= self._settings.dead_job_timeout_s:
-                    self.abort(job["id"], "No updates received in last 2 minutes, assuming job is dead.", retry_ok=True)
-                    continue
-                for limit in due_limits(job, now):
-                    self._fire_limit(job, limit, now)
+            try:
+                self._step(job, now)
+            except Exception:  # one job's trouble (e.g. the database) must not stall the others
+                log.exception("monitor step of job %s failed", job["id"])
         self._dequeue()
+
+    def _step(self, job: dict[str, Any], now: float) -> None:
+        state = job["state"]
+        if state in ("start_delay", "retry_delay") and now >= (job.get("until") or 0):
+            job["state"] = "ready"  # ``until`` stays on the record: when the job was due
+            self.persist(job)
+            state = "ready"
+        if state == "ready":
+            self._start_ready(job)
+        elif state == "active":
+            if now - (job.get("updated") or now) >= self._settings.dead_job_timeout_s:
+                self.abort(job["id"], "No updates received in last 2 minutes, assuming job is dead.", retry_ok=True)
+                return
+            for limit in due_limits(job, now):
+                self._fire_limit(job, limit, now)
+        elif state == "complete" and job.get("final"):
+            self.finisher.save_final(job)  # the database refused the final record earlier
 
     def _similar(self, job: dict[str, Any], states: tuple[str, ...]) -> list[dict[str, Any]]:
         return [j for j in self.active.values() if j["event"] == job["event"] and j["state"] in states and j is not job]

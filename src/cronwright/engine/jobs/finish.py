@@ -4,6 +4,7 @@ final record — in an order that makes every effect visible before the record s
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,8 @@ from cronwright.engine.jobs.rules import (
     retry_request,
 )
 from cronwright.runner import OutputFile, RunResult
+
+log = logging.getLogger("cronwright.jobs")
 
 if TYPE_CHECKING:
     from cronwright.engine.jobs.engine import JobEngine
@@ -109,25 +112,39 @@ class Finisher:
         for key in ("abort_reason", "setup_error", "cwd"):
             job.pop(key, None)
         job.update(final=True, state="complete")
-        with engine._store.write() as w:
-            if job.get("ephemeral"):
-                w.delete_job(job["id"])
-            else:
-                w.put_job(job)
-            if not job.get("retried") and event is not None:
-                state = engine._store.get_event_state(job["event"])
-                if engine.has_day_limit(job):
-                    state = count_conditions(state, conditions, local_day(now, engine.zone))
-                state.update(
-                    last_job=job["id"],
-                    last_code=job["code"],
-                    last_completed=int(now),
-                    total_elapsed=round((state.get("total_elapsed") or 0) + job["elapsed"], 3),
-                    total_count=(state.get("total_count") or 0) + 1,
-                )
-                w.set_event_state(job["event"], state)
+        self.save_final(job)
+
+    def save_final(self, job: dict[str, Any]) -> bool:
+        """Store the final record and the event's state, then release the job. When the database
+        fails, the job stays in the active set (state ``complete``) and the monitor retries, so the
+        record is never lost."""
+        engine = self._engine
+        event = engine._catalog["events"].get(job["event"])
+        now = job["completed"]
+        try:
+            with engine._store.write() as w:
+                if job.get("ephemeral"):
+                    w.delete_job(job["id"])
+                else:
+                    w.put_job(job)
+                if not job.get("retried") and event is not None:
+                    state = engine._store.get_event_state(job["event"])
+                    if engine.has_day_limit(job):
+                        state = count_conditions(state, completion_conditions(job), local_day(now, engine.zone))
+                    state.update(
+                        last_job=job["id"],
+                        last_code=job["code"],
+                        last_completed=int(now),
+                        total_elapsed=round((state.get("total_elapsed") or 0) + job["elapsed"], 3),
+                        total_count=(state.get("total_count") or 0) + 1,
+                    )
+                    w.set_event_state(job["event"], state)
+        except Exception:
+            log.exception("storing the final record of job %s failed; retrying on the next pass", job["id"])
+            return False
         engine.worker.cleanup(job["id"])
         engine.completed(job)
+        return True
 
     def _retry(self, job: dict[str, Any], now: float) -> None:
         request = retry_request(job, now)
