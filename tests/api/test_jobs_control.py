@@ -10,7 +10,7 @@ import httpx
 import psutil
 
 from tests.api.helpers import make_key, run_wait, script_event, start_job, uid, wait_job, wait_state
-from tests.support.server import ADMIN_KEY, Api, Server
+from tests.support.server import Api, Server
 
 JOB_1 = {"enabled": True, "type": "job", "amount": 1}
 
@@ -305,14 +305,13 @@ def test_launch_brake(server_factory: object) -> None:
     api = server.client()
     event = script_event(api, "true")
     statuses = []
-    for _ in range(3):
+    for _ in range(5):
         status, body = api.call("run_event", {"id": event["id"]})
         statuses.append((status, body.get("description", "")))
-    # a minute boundary may reset the count once; the brake must still refuse at least one run
+    # five runs span at most two clock minutes (two launches each), so at least one is refused
     refused = [d for s, d in statuses if s == 409]
     assert refused and "Global jobs per minute limit has been reached (2/min)" in refused[0]
-    assert httpx.get(f"{server.url}/api/app/ping").json()["code"] == 0
-    assert ADMIN_KEY
+    assert sum(1 for s, _ in statuses if s == 200) <= 4
 
 
 def test_retry_with_delay(api: Api) -> None:

@@ -516,3 +516,30 @@ def test_every_condition(aapi: Api, script: str, condition: str, fires: bool) ->
     job = run_wait(aapi, ev["id"])
     assert ("code" in job["actions"][0]) is fires
     assert (job.get("label") == f"fired {condition}") is fires
+
+
+def test_run_event_chain_passes_files(aapi: Api) -> None:
+    """A chained job receives the first job's output files as input files in its working directory (issue 5 §2)."""
+    b = event(aapi, "#!/bin/sh\ncat report.txt\n")
+    script = '#!/bin/sh\necho chained-content > report.txt\necho \'{"xy":1,"files":["report.txt"]}\'\n'
+    a = event(aapi, script, actions=[action("success", "run_event", event_id=b["id"])])
+    job_a = run_wait(aapi, a["id"])
+    job_b = wait_job(aapi, job_a["jobs"][0]["id"])
+    assert [f["filename"] for f in job_b["input"]["files"]] == ["report.txt"]
+    assert job_b["code"] == 0 and "chained-content" in job_b["output"]
+
+
+def test_email_to_users(aapi: Api, action_server: Server, smtp: SmtpSink) -> None:
+    """An email action addressed to `users` reaches those users' addresses; unknown users are skipped."""
+    username = uid("mailuser")
+    status = httpx.post(
+        f"{action_server.url}/api/user/admin_create",
+        json={"username": username, "password": "long-enough-pw", "email": f"{username}@test.local"},
+        headers={"X-API-Key": ADMIN_KEY},
+    ).json()
+    assert status["code"] == 0
+    before = len(smtp.mails)
+    job = run_wait(aapi, event(aapi, actions=[action("success", "email", users=[username, "ghost_user"])])["id"])
+    assert job["actions"][0]["code"] == 0
+    mail = smtp.wait(before + 1)[before]
+    assert mail.recipients == [f"{username}@test.local"]
