@@ -18,10 +18,8 @@ import contextlib
 import http.client
 import json
 import os
-import re
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psutil
+
+from _server import start_server
 
 KEY = "bench-jobs-admin-key"
 TARGETS = {
@@ -57,29 +57,6 @@ class Client:
             self.conn = http.client.HTTPConnection(*self.address, timeout=60)
             self.conn.request("POST", path, data, headers)
             return json.loads(self.conn.getresponse().read())
-
-
-def start_server(data_dir: str) -> tuple[subprocess.Popen[str], str, int]:
-    env = {
-        **os.environ,
-        "CRONWRIGHT_ADMIN_KEY": KEY,
-        "CRONWRIGHT_LOG_LEVEL": "warning",
-        "CRONWRIGHT_MAX_JOBS_PER_MIN": "0",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cronwright", "serve", "--port", "0", "--data-dir", data_dir],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        match = re.search(r"is listening on http://([\d.]+):(\d+)", line)
-        if match:
-            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
-            return proc, match.group(1), int(match.group(2))
-    raise RuntimeError("server did not start")
 
 
 def rss_mb(pid: int) -> float:
@@ -130,7 +107,7 @@ def main() -> None:
     args = parser.parse_args()
     first, second = (200, 200) if args.quick else (1000, 2000)
     with tempfile.TemporaryDirectory() as data_dir:
-        proc, host, port = start_server(data_dir)
+        proc, host, port = start_server(data_dir, KEY, CRONWRIGHT_MAX_JOBS_PER_MIN="0")
         try:
             client = Client(host, port)
             event = client.call(

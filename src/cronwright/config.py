@@ -68,6 +68,39 @@ class Settings:
     web_hook_retries: int = 0
     #: a startup trigger fires only when the server process has been up for less than this, seconds
     min_startup_trigger_uptime_s: float = 300.0
+    #: magic links and forms: requests per minute from one client address / for one link (0 = no limit)
+    magic_max_per_min_ip: int = 120
+    magic_max_per_min_link: int = 60
+    #: networks web hooks may reach: comma-separated CIDRs, addresses or keywords (loopback, private,
+    #: link-local, multicast, internal, any); empty = every destination (xyOps behaviour)
+    web_hook_allow_networks: str = ""
+    #: networks web hooks may never reach (same forms; wins over the allow list), e.g. "internal"
+    web_hook_deny_networks: str = ""
+    #: failed logins for one user name (any case) within ``login_failure_window_s`` after which
+    #: its logins answer 429 ``rate`` (0 = no limit)
+    login_max_failures_per_user: int = 5
+    #: failed logins from one client IP within ``login_failure_window_s`` after which its logins
+    #: answer 429 ``rate`` (0 = no limit)
+    login_max_failures_per_ip: int = 20
+    #: the sliding window of the failed-login limits, seconds
+    login_failure_window_s: float = 300.0
+    #: password hashes computed at the same time, on their own threads (Argon2id: 64 MiB each)
+    password_hash_workers: int = 2
+    #: reverse proxies whose ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed: IP addresses
+    #: or CIDR networks separated by commas or spaces (empty = none: the peer address is the client)
+    trusted_proxies: str = ""
+    #: a connection must deliver a request's complete headers within this, seconds (counted from
+    #: its start, or from the first byte of a later request on a kept-alive connection)
+    http_header_timeout_s: float = 10.0
+    #: a request body may pause this long between two pieces before the request ends (408), seconds
+    http_body_timeout_s: float = 30.0
+    #: a client that accepts no response data for this long is disconnected, seconds
+    http_send_timeout_s: float = 60.0
+    #: an idle keep-alive connection is closed after this, seconds
+    http_keepalive_timeout_s: float = 5.0
+    #: connections held at once; more are refused (503) so job processes keep their file
+    #: descriptors (lowered at start to leave a quarter of the open-files limit free)
+    http_max_connections: int = 1000
     #: TEST ONLY: the server's clock starts at this Unix time (0 = real time)
     clock_start: float = 0.0
     #: TEST ONLY: enables the ``test_set_clock`` endpoint (moves the server's clock)
@@ -99,6 +132,8 @@ def _coerce(name: str, value: Any) -> Any:
         if kind == "Path":
             return Path(value)
         if kind == "str":
+            if isinstance(value, list):  # TOML arrays of list-like settings (networks, proxies)
+                return ", ".join(str(item) for item in value)
             return str(value)
         if kind == "dict[str, Any]":
             parsed = json.loads(value) if isinstance(value, str) else value
@@ -171,3 +206,27 @@ def _check(settings: Settings) -> None:
     url = settings.db_url
     if url and not url.startswith(("sqlite:", "postgresql:", "postgresql+", "postgres:")):
         raise ConfigError(f"Unsupported database URL (use sqlite:/// or postgresql://): {url}")
+    from cronwright.notify.netpolicy import NetworkPolicy
+
+    try:
+        NetworkPolicy.parse(allow=settings.web_hook_allow_networks, deny=settings.web_hook_deny_networks)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    for name in ("login_max_failures_per_user", "login_max_failures_per_ip"):
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"{name} must be 0 (no limit) or more")
+    if settings.login_failure_window_s <= 0:
+        raise ConfigError("login_failure_window_s must be more than 0")
+    if not 1 <= settings.password_hash_workers <= 64:
+        raise ConfigError("password_hash_workers must be between 1 and 64")
+    from cronwright.forwarded import parse_networks
+
+    try:
+        parse_networks(settings.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(f"Invalid trusted_proxies: {exc}") from None
+    for name in ("http_header_timeout_s", "http_body_timeout_s", "http_send_timeout_s", "http_keepalive_timeout_s"):
+        if not 0 < getattr(settings, name) <= 86400:
+            raise ConfigError(f"{name} must be more than 0 and at most 86400 seconds")
+    if settings.http_max_connections < 1:
+        raise ConfigError("http_max_connections must be at least 1")

@@ -147,9 +147,10 @@ def test_minute_flooring(api: Api) -> None:
 def test_magic_key_is_hashed(api: Api) -> None:
     """A magic trigger's `key` is replaced by `token = sha256_hex(key + id)` (case 68)."""
     event_id = uid("ev")
-    event = create_event(api, id=event_id, triggers=[{"type": "magic", "enabled": True, "key": "k1"}])
+    key = "k1-0123456789abcdef"
+    event = create_event(api, id=event_id, triggers=[{"type": "magic", "enabled": True, "key": key}])
     trigger = event["triggers"][0]
-    assert "key" not in trigger and trigger["token"] == hashlib.sha256(f"k1{event_id}".encode()).hexdigest()
+    assert "key" not in trigger and trigger["token"] == hashlib.sha256(f"{key}{event_id}".encode()).hexdigest()
 
 
 def test_create_needs_privilege_and_scope(api: Api) -> None:

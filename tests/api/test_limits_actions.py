@@ -191,12 +191,15 @@ def test_day_limit_applies_to_magic_not_to_keys(aapi: Api, action_server: Server
     limits = [{"enabled": True, "type": "day", "condition": "complete", "amount": 1}]
     ev = event(
         aapi,
-        triggers=[{"type": "manual", "enabled": True}, {"type": "magic", "enabled": True, "key": "daily-key"}],
+        triggers=[
+            {"type": "manual", "enabled": True},
+            {"type": "magic", "enabled": True, "key": "daily-key-0123456789ab"},
+        ],
         limits=limits,
     )
-    first = httpx.post(f"{action_server.url}/api/app/magic/v1/daily-key/wait").json()
+    first = httpx.post(f"{action_server.url}/api/app/magic/v1/daily-key-0123456789ab/wait").json()
     assert first["code"] == 0 and first["job"]["code"] == 0
-    second = httpx.post(f"{action_server.url}/api/app/magic/v1/daily-key").json()
+    second = httpx.post(f"{action_server.url}/api/app/magic/v1/daily-key-0123456789ab").json()
     assert second["code"] == "event"
     assert (
         second["description"]

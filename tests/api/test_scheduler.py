@@ -195,12 +195,12 @@ def test_magic_link(sapi: Api, clock_server: Server) -> None:
     """A magic link starts a job without credentials; params become job params; bad tokens fail (events.md §3.8)."""
     event = create_event(
         sapi,
-        triggers=[{"type": "magic", "enabled": True, "key": "open-sesame"}],
+        triggers=[{"type": "magic", "enabled": True, "key": "open-sesame-0123456789"}],
         params={"script": '#!/bin/sh\necho "hi $who"\n'},
         fields=[{"id": "who", "type": "text", "value": "nobody"}],
     )
     base = f"{clock_server.url}/api/app/magic/v1"
-    started = httpx.get(f"{base}/open-sesame", params={"who": "web"}).json()
+    started = httpx.get(f"{base}/open-sesame-0123456789", params={"who": "web"}).json()
     assert (
         started["code"] == 0
         and started["description"] == "Your job has started in the background."
@@ -208,25 +208,25 @@ def test_magic_link(sapi: Api, clock_server: Server) -> None:
     )
     job = wait_job(sapi, started["id"])
     assert job["source"] == "magic" and job["params"]["who"] == "web" and "hi web" in job["output"]
-    waited = httpx.post(f"{base}/open-sesame/wait", json={"who": "post"}).json()
+    waited = httpx.post(f"{base}/open-sesame-0123456789/wait", json={"who": "post"}).json()
     assert waited["job"]["final"] and "hi post" in waited["job"]["output"]
     bad = httpx.get(f"{base}/wrong-key")
     assert bad.status_code == 400 and bad.json() == {"code": "api", "description": "Authentication failed."}
-    page = httpx.get(f"{clock_server.url}/api/app/form/v1/open-sesame")
-    assert page.status_code == 200 and 'name="who"' in page.text and "magic/v1/open-sesame" in page.text
+    page = httpx.get(f"{clock_server.url}/api/app/form/v1/open-sesame-0123456789")
+    assert page.status_code == 200 and 'name="who"' in page.text and "magic/v1/open-sesame-0123456789" in page.text
     assert httpx.get(f"{clock_server.url}/api/app/form/v1/nope").status_code == 404
     sapi.ok("update_event", {"id": event["id"], "enabled": False})
-    assert httpx.get(f"{base}/open-sesame").json()["code"] == "event"
+    assert httpx.get(f"{base}/open-sesame-0123456789").json()["code"] == "event"
 
 
 def test_magic_file_limit(sapi: Api, clock_server: Server) -> None:
     """A magic upload beyond the event's file limit is refused."""
     create_event(
         sapi,
-        triggers=[{"type": "magic", "enabled": True, "key": "files-key"}],
+        triggers=[{"type": "magic", "enabled": True, "key": "files-key-0123456789ab"}],
         limits=[{"enabled": True, "type": "file", "amount": 0}],
     )
-    response = httpx.post(f"{clock_server.url}/api/app/magic/v1/files-key", files={"f": ("a.txt", b"x")})
+    response = httpx.post(f"{clock_server.url}/api/app/magic/v1/files-key-0123456789ab", files={"f": ("a.txt", b"x")})
     assert response.json() == {"code": "event", "description": "Event does not allow file uploads."}
 
 

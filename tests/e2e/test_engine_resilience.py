@@ -42,7 +42,7 @@ def test_final_record_is_retried_until_stored(tmp_path: Path) -> None:
         conductor = Conductor.open(settings)
         await conductor.jobs.start()
         store = conductor.store
-        real_write = store.write
+        real_write, real_transact = store.write, store.transact
         failures = [1]
 
         @contextmanager
@@ -50,7 +50,11 @@ def test_final_record_is_retried_until_stored(tmp_path: Path) -> None:
             with real_write() as writer:
                 yield _FlakyWriter(writer, failures)
 
+        def flaky_transact(work: Any) -> Any:
+            return real_transact(lambda writer: work(_FlakyWriter(writer, failures)))
+
         store.write = flaky_write  # type: ignore[method-assign]
+        store.transact = flaky_transact  # type: ignore[method-assign]
         try:
             event = conductor.events.create_event(
                 {
@@ -74,6 +78,7 @@ def test_final_record_is_retried_until_stored(tmp_path: Path) -> None:
             assert job["id"] not in conductor.jobs.active
         finally:
             store.write = real_write  # type: ignore[method-assign]
+            store.transact = real_transact  # type: ignore[method-assign]
             await conductor.jobs.stop()
             conductor.close()
 

@@ -62,14 +62,14 @@ def test_records_after_completion_are_ignored_but_text_is_logged(harness: Harnes
 
 
 def test_plugin_script_is_appended_and_variables_expand(harness: Harness) -> None:
-    """The plugin script (CRLF → LF) is written to the job dir and appended as the last argument;
-    ${VAR} in the command comes from the child env."""
+    """The plugin script (CRLF → LF) is written to the job's script directory and appended (relative
+    to the job directory) as the last argument; ${VAR} in the command comes from the child env."""
     script = 'x=1\r\n[ "$x" = 1 ] && echo "script=$0 args=$#"\r\necho \'{"xy":1,"code":0}\'\r\n'
     spec = harness.spec("${SH_BIN} -e", script=script, base_env={"PATH": "/usr/bin:/bin", "SH_BIN": "/bin/sh"})
     result, sink = harness.run(spec)
     assert result.code == 0
-    assert sink.log == f"script={harness.cwd / '.cronwright-plugin-jtest1'} args=0\n"
-    assert oct((harness.cwd / ".cronwright-plugin-jtest1").stat().st_mode & 0o777) == "0o755"
+    assert sink.log == "script=.cronwright/plugin-jtest1 args=0\n"
+    assert oct((harness.cwd / ".cronwright" / "plugin-jtest1").stat().st_mode & 0o777) == "0o755"
 
 
 def test_command_variables_expand_from_params(harness: Harness) -> None:

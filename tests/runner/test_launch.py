@@ -57,7 +57,7 @@ def test_command_parsing(tmp_path: Path) -> None:
     launch = prepare_launch(spec)
     assert launch.argv == ["tool", "--x=v w", "v w"] and not launch.shell
     test_plugin = prepare_launch(RunSpec(job={}, command="[test-plugin]", cwd=tmp_path, base_env={}))
-    assert test_plugin.argv[1:] == ["-m", "cronwright.runner.testplugin"]
+    assert test_plugin.argv[1:] == ["-I", "-m", "cronwright.runner.testplugin"]
     shell = prepare_launch(
         RunSpec(
             job={"id": "j/1", "params": {"script": "#!/bin/sh\r\n"}},
@@ -66,8 +66,8 @@ def test_command_parsing(tmp_path: Path) -> None:
             base_env={},
         )
     )
-    assert shell.argv == [str(tmp_path / ".cronwright-script-j_1")] and shell.shell
-    assert (tmp_path / ".cronwright-script-j_1").read_bytes() == b"#!/bin/sh\n"
+    assert shell.argv == [".cronwright/script-j_1"] and shell.shell
+    assert (tmp_path / ".cronwright" / "script-j_1").read_bytes() == b"#!/bin/sh\n"
     assert expand_variables("$A-${B}-$C", {"A": "1", "B": "2"}) == "1-2-"
 
 

@@ -133,7 +133,7 @@ def test_script_with_crlf_line_endings_runs(harness: Harness) -> None:
     """CRLF line endings are converted, so the shebang line and the commands work."""
     result, sink = harness.shell('#!/bin/sh\r\nx=1\r\n[ "$x" = 1 ] && echo crlf-ok\r\n')
     assert result.code == 0 and sink.log == "crlf-ok\n"
-    assert oct((harness.cwd / ".cronwright-script-jtest1").stat().st_mode & 0o777) == "0o775"
+    assert oct((harness.cwd / ".cronwright" / "script-jtest1").stat().st_mode & 0o777) == "0o775"
 
 
 def test_script_killed_by_a_signal_reports_its_name(harness: Harness) -> None:

@@ -36,6 +36,8 @@ class Server:
             "CRONWRIGHT_LOG_LEVEL": "warning",
             "CRONWRIGHT_MAX_JOBS_PER_MIN": "0",
             "CRONWRIGHT_CHILD_KILL_TIMEOUT_S": "1",
+            # no test server may send a web hook off this machine (the OpenAPI fuzzer included)
+            "CRONWRIGHT_WEB_HOOK_ALLOW_NETWORKS": "127.0.0.0/8, ::1",
             **(env or {}),
         }
         self.proc: subprocess.Popen[str] | None = None

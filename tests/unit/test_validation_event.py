@@ -250,7 +250,7 @@ def test_create_pipeline_normalizes_and_hashes() -> None:
             {"type": "single", "enabled": True, "epoch": 2000000037},
             {"type": "range", "enabled": True, "start": 2000000098, "end": 2000003729},
             {"type": "blackout", "enabled": True, "start": 2000000159, "end": 2000007359},
-            {"type": "magic", "enabled": True, "key": "k1"},
+            {"type": "magic", "enabled": True, "key": "k1-0123456789abcdef"},
         ],
     )
     _create(event)
@@ -260,7 +260,7 @@ def test_create_pipeline_normalizes_and_hashes() -> None:
     assert single["epoch"] == 1999999980
     assert (rng["start"], rng["end"]) == (2000000040, 2000003700)
     assert (blackout["start"], blackout["end"]) == (2000000100, 2000007300)
-    assert magic == {"type": "magic", "enabled": True, "token": hashlib.sha256(b"k1ev1").hexdigest()}
+    assert magic == {"type": "magic", "enabled": True, "token": hashlib.sha256(b"k1-0123456789abcdefev1").hexdigest()}
 
 
 def test_create_applies_field_defaults_before_validation() -> None:

@@ -9,6 +9,7 @@ server log, never to the client.
 
 from __future__ import annotations
 
+import errno
 import inspect
 import logging
 import secrets
@@ -25,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 
 from cronwright import jsonutil
 from cronwright.api import openapi
-from cronwright.api.registry import Ctx, Endpoint, RawJSON
+from cronwright.api.registry import Ctx, Endpoint, RawJSON, check_csrf
 from cronwright.api.request import is_versioned, parse_call
 from cronwright.api.routes import all_endpoints
 from cronwright.config import Settings
@@ -68,22 +69,33 @@ class Dispatcher:
             conductor: Conductor = request.app.state.conductor
             settings = conductor.settings
             call = await parse_call(
-                request, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+                request,
+                max_body_bytes=settings.max_body_bytes,
+                max_upload_bytes=settings.max_upload_bytes,
+                trusted_proxies=settings.trusted_proxies,
             )
             endpoint = self._endpoints.get((call.namespace, call.name))
             if endpoint is None:
                 raise CwError("api", f"Unsupported API: {call.name}", 404)
             if call.suffix and not endpoint.suffix:
                 raise CwError("api", f"Unsupported API path: {request.url.path}", 404)
+            check_csrf(call, endpoint, settings.base_url)
             result = endpoint.handler(Ctx(call, conductor, endpoint.style))
             if inspect.isawaitable(result):
                 result = await result
             return render(result)
         except CwError as exc:
             return error_response(exc, versioned)
-        except StoreError as exc:
+        except StoreError as exc:  # its message is generic: the store logged the driver's
             log.error("storage failure on %s: %s", request.url.path, exc)
-            return error_response(CwError("db", f"Storage failure: {exc}", 503), versioned)
+            return error_response(_store_failure(exc), versioned)
+        except OSError as exc:  # a full disk is the host's fault, not the request's
+            if exc.errno in _DISK_FAULTS:
+                log.error("storage failure on %s: %s", request.url.path, exc)
+                return error_response(_disk_failure(exc), versioned)
+            ref = secrets.token_hex(6)
+            log.exception("internal error %s on %s", ref, request.url.path)
+            return error_response(CwError("internal", f"Internal server error (reference {ref})."), versioned)
         except Exception:
             ref = secrets.token_hex(6)
             log.exception("internal error %s on %s", ref, request.url.path)
@@ -110,7 +122,25 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return json_response(jsonutil.dumps({"code": "api", "description": text}), status)
 
 
+#: errors of the host's storage (not of the request): answered ``db`` 503
+_DISK_FAULTS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+
+
+def _store_failure(exc: StoreError) -> CwError:
+    return CwError("db", str(exc) or "Database unavailable, please retry.", 503)
+
+
+def _disk_failure(exc: OSError) -> CwError:
+    """A full (or read-only, failing) disk: its OS message only, no path."""
+    reason = exc.strerror or "I/O error"
+    return CwError("db", f"Storage unavailable: {reason}. Please retry later.", 503)
+
+
 async def _internal(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, StoreError) or (isinstance(exc, OSError) and exc.errno in _DISK_FAULTS):
+        log.error("storage failure on %s: %s", request.url.path, exc)
+        failure = _store_failure(exc) if isinstance(exc, StoreError) else _disk_failure(exc)
+        return error_response(failure, versioned=True)
     ref = secrets.token_hex(6)
     log.error("internal error %s on %s", ref, request.url.path, exc_info=exc)
     body = {"code": "internal", "description": f"Internal server error (reference {ref})."}

@@ -19,11 +19,12 @@ from cronwright.model import api as m
 
 _ERROR_STATUSES = {
     "400": "Bad request: `api` (validation), `event`/entity codes for bad input",
-    "403": "`session` (no or invalid credentials) or `access` (missing privilege or scope)",
+    "403": "`session` (no or invalid credentials), `access` (missing privilege or scope) or `csrf` (a "
+    "session-cookie request that must be a same-site POST)",
     "404": "Unknown id (`notfound`, `event`, entity codes) or unknown endpoint",
     "409": "Duplicate id, revision mismatch, or refused in the current state",
     "413": "Request body too large",
-    "429": "`rate`: the API key exceeded its rate limit",
+    "429": "`rate`: the API key exceeded its rate limit, too many failed logins, or too many magic-link calls",
 }
 
 DOCS_PAGE = """<!doctype html>

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import ClientDisconnect, Request
 
-from cronwright import jsonutil
+from cronwright import forwarded, jsonutil
 from cronwright.engine.activity import Origin
 from cronwright.errors import BadRequest, NotFound, PayloadTooLarge, api_error
 
@@ -59,6 +59,12 @@ class Call:
     session_id: str | None = None
     api_key: str | None = None
     origin: Origin = field(default_factory=Origin)
+    #: the session id came from the ``session_id`` cookie (what a browser sends by itself)
+    session_from_cookie: bool = False
+    #: the client reached us over TLS (directly, or ``X-Forwarded-Proto: https`` from a trusted proxy)
+    tls: bool = False
+    #: the host (and port) the client addressed: ``Host``, or ``X-Forwarded-Host`` from a trusted proxy
+    host: str = ""
 
 
 def parse_path(path: str) -> tuple[str, str, bool, str]:
@@ -75,7 +81,9 @@ def is_versioned(path: str) -> bool:
     return bool(match and match.group(3))
 
 
-async def parse_call(request: Request, *, max_body_bytes: int, max_upload_bytes: int) -> Call:
+async def parse_call(
+    request: Request, *, max_body_bytes: int, max_upload_bytes: int, trusted_proxies: str = ""
+) -> Call:
     namespace, name, versioned, suffix = parse_path(request.url.path)
     query = _multi_dict(parse_qsl(request.url.query, keep_blank_values=True))
     body: dict[str, Any] = {}
@@ -87,13 +95,13 @@ async def parse_call(request: Request, *, max_body_bytes: int, max_upload_bytes:
         raw = await _read_body(request, max_body_bytes)
         if raw.strip():
             body = _parse_body(raw, content_type)
-    session_id = (
-        request.cookies.get("session_id") or request.headers.get("x-session-id") or _string(body.get("session_id"))
-    )
+    cookie_session = request.cookies.get("session_id")
+    session_id = cookie_session or request.headers.get("x-session-id") or _string(body.get("session_id"))
     api_key = request.headers.get("x-api-key") or _string(body.get("api_key")) or _string(query.get("api_key"))
     for source in (body, query):
         for key in CREDENTIAL_KEYS:
             source.pop(key, None)
+    origin, tls, host = _origin(request, forwarded.parse_networks(trusted_proxies))
     return Call(
         namespace=namespace,
         name=name,
@@ -105,7 +113,10 @@ async def parse_call(request: Request, *, max_body_bytes: int, max_upload_bytes:
         files=files,
         session_id=session_id or None,
         api_key=api_key or None,
-        origin=_origin(request),
+        origin=origin,
+        session_from_cookie=bool(cookie_session),
+        tls=tls,
+        host=host,
     )
 
 
@@ -149,7 +160,7 @@ def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
             raise api_error("Malformed form body: not UTF-8 text") from None
         return _coerce_form(_multi_dict(parse_qsl(text, keep_blank_values=True)))
     try:
-        value = jsonutil.loads(raw)
+        value = jsonutil.loads_untrusted(raw)
     except jsonutil.JSONDecodeError as exc:
         raise api_error(f"Malformed JSON in request body: {exc}") from None
     if not isinstance(value, dict):
@@ -202,9 +213,15 @@ def _append(previous: Any, value: str) -> list[Any]:
     return [*previous, value] if isinstance(previous, list) else [previous, value]
 
 
-def _origin(request: Request) -> Origin:
-    client = request.client.host if request.client else ""
-    forwarded = [ip.strip() for ip in request.headers.get("x-forwarded-for", "").split(",") if ip.strip()]
-    ips = tuple(dict.fromkeys([*forwarded, client] if client else forwarded))
+def _origin(request: Request, proxies: tuple[forwarded.Network, ...]) -> tuple[Origin, bool, str]:
+    """(``origin``, ``tls``, ``host``) of a ``Call``: ``X-Forwarded-*`` headers count only when
+    the peer is a trusted proxy (see ``cronwright.forwarded``)."""
+    peer = request.client.host if request.client else ""
     headers = {k.lower(): v for k, v in request.headers.items()}
-    return Origin(ip=ips[0] if ips else "", ips=ips, headers=headers)
+    route = forwarded.resolve(peer, ",".join(request.headers.getlist("x-forwarded-for")), proxies)
+    tls = request.url.scheme in ("https", "wss")
+    host = headers.get("host", "")
+    if route.proxied:
+        tls = tls or headers.get("x-forwarded-proto", "").split(",")[0].strip().lower() == "https"
+        host = headers.get("x-forwarded-host", "").split(",")[0].strip() or host
+    return Origin(ip=route.client, ips=route.chain, headers=headers), tls, host

@@ -75,8 +75,25 @@ def _serve(settings: Settings) -> None:
     import uvicorn
 
     from cronwright.api.app import create_app
+    from cronwright.api.server import HttpLimits, connection_budget, guarded_protocol, raise_open_files_limit
     from cronwright.engine.conductor import Conductor
 
+    open_files = raise_open_files_limit()
+    max_connections = connection_budget(settings.http_max_connections, open_files)
+    if max_connections < settings.http_max_connections:
+        logging.getLogger("cronwright").warning(
+            "http_max_connections lowered from %d to %d: the open files limit is %d and a quarter stays for jobs",
+            settings.http_max_connections,
+            max_connections,
+            open_files,
+        )
+    limits = HttpLimits(
+        header_timeout_s=settings.http_header_timeout_s,
+        body_timeout_s=settings.http_body_timeout_s,
+        send_timeout_s=settings.http_send_timeout_s,
+        keepalive_timeout_s=settings.http_keepalive_timeout_s,
+        max_connections=max_connections,
+    )
     try:
         sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -95,7 +112,10 @@ def _serve(settings: Settings) -> None:
         log_level=settings.log_level,
         access_log=False,
         server_header=False,
+        proxy_headers=False,  # X-Forwarded-* count only from trusted_proxies (api/request.py), never uvicorn's default
         timeout_graceful_shutdown=10,
+        http=guarded_protocol(limits),  # header/body/send timeouts, keep-alive, connection cap
+        ws="none",  # no WebSocket endpoints: upgrade requests are ordinary (refused) requests
     )
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -142,13 +162,14 @@ def apikey_create(
     from cronwright.engine.activity import Origin
     from cronwright.engine.apikeys import create_api_key
     from cronwright.engine.catalog import Catalog
+    from cronwright.engine.datadir import prepare_data_dir
     from cronwright.engine.entities import EntityService
     from cronwright.engine.identity import Identity
     from cronwright.engine.setup import ensure_installed
     from cronwright.store.sql.store import SqlStore
 
     settings = _load(config_file, data_dir=data_dir, db_url=db_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings)  # private (0700 directory, 0600 database), as ``serve`` leaves it
     try:
         store = SqlStore.open(settings.database_url)
     except StoreError as exc:

@@ -1,16 +1,29 @@
-"""Credentials: API keys (hashed), user passwords (Argon2id) and sessions.
+"""Credentials: API keys (hashed), user passwords (Argon2id) and sessions (hashed).
 
 API keys are stored as ``sha256_hex(plain + id)`` (the xyOps format, so imported keys keep
 working). Matching a plain key needs one hash per stored key; a memo of ``sha256(plain) → id``
 (kept in memory only) makes repeat calls one dictionary lookup, and every hit is re-checked
 against the stored record, so a disabled, expired or deleted key stops working at once.
+
+Sessions are stored under ``sha256_hex(session id)``: the plain id exists only in the login
+answer, the cookie and the client's requests, so a read of the database (or a backup) yields no
+usable session. Rows written with plain ids (by earlier releases) simply stop matching.
+
+Password hashing and verification run on ``PasswordWork``'s own threads, a few at a time, never
+on the event loop; a password check for an unknown user verifies against a dummy hash of the same
+parameters, so it costs what a wrong password costs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import secrets
-from typing import Any
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import bcrypt
 from argon2 import PasswordHasher
@@ -25,6 +38,13 @@ from cronwright.store.base import Store
 
 _hasher = PasswordHasher()
 KEY_RELOAD_INTERVAL_S = 1.0
+#: a cached session is re-read from the store after this long, so a session ended by another
+#: conductor (or by a password change there) stops working here too
+SESSION_RECHECK_S = 5.0
+#: password checks waiting for a thread beyond this answer ``rate`` at once
+MAX_WAITING_PASSWORD_CHECKS = 64
+_BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
+_T = TypeVar("_T")
 
 
 def hash_api_key(plain: str, key_id: str) -> str:
@@ -44,21 +64,69 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def verify_password(stored_hash: str, password: str) -> tuple[bool, str | None]:
-    """Check a password; returns (ok, new hash to store when the old one should be upgraded)."""
-    if not isinstance(stored_hash, str) or not stored_hash:
-        return False, None
-    if stored_hash.startswith(("$2a$", "$2b$", "$2y$")):  # bcrypt, imported from xyOps/Cronicle
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash with the current parameters of a password nobody knows (unknown users verify against it)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def verify_password(stored_hash: str | None, password: str) -> tuple[bool, str | None]:
+    """Check a password; returns (ok, new hash to store when the old one should be upgraded).
+    Without a usable stored hash (unknown user, no password) a dummy hash is verified instead, so
+    the answer takes as long as a wrong password."""
+    if isinstance(stored_hash, str) and stored_hash.startswith(_BCRYPT_PREFIXES):  # imported from xyOps/Cronicle
         try:
             ok = bcrypt.checkpw(password.encode(), stored_hash.encode())
         except ValueError:
             return False, None
         return ok, hash_password(password) if ok else None
+    usable = isinstance(stored_hash, str) and stored_hash.startswith("$argon2")
     try:
-        _hasher.verify(stored_hash, password)
+        _hasher.verify(stored_hash if usable and stored_hash else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False, None
+    if not usable or not stored_hash:
+        return False, None
     return True, hash_password(password) if _hasher.check_needs_rehash(stored_hash) else None
+
+
+def session_key(session_id: str) -> str:
+    """What the store keeps of a session id."""
+    return sha256_hex(session_id)
+
+
+class PasswordWork:
+    """Hashing and verifying passwords on ``workers`` threads of its own (Argon2id needs 64 MiB
+    and tens of milliseconds each), so the event loop keeps serving while logins are checked.
+    More than ``max_waiting`` checks queued at once are refused with ``rate``."""
+
+    def __init__(self, workers: int, max_waiting: int = MAX_WAITING_PASSWORD_CHECKS) -> None:
+        self._workers = workers
+        self._max_waiting = max_waiting
+        self._waiting = 0
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def hash(self, password: str) -> str:
+        return await self._run(hash_password, password)
+
+    async def verify(self, stored_hash: str | None, password: str) -> tuple[bool, str | None]:
+        return await self._run(verify_password, stored_hash, password)
+
+    async def _run(self, work: Callable[..., _T], *args: Any) -> _T:
+        if self._waiting >= self._max_waiting:
+            raise RateLimited("rate", "Too many password checks at once; try again in a few seconds.")
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="cw-password")
+        self._waiting += 1
+        try:
+            return await asyncio.wrap_future(self._executor.submit(work, *args))
+        finally:
+            self._waiting -= 1
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
 
 def _session_error(message: str) -> Forbidden:
@@ -76,7 +144,8 @@ class Authenticator:
         self._key_memo: dict[str, str] = {}
         self._keys_reloaded = 0.0
         self._rate: dict[str, tuple[int, int]] = {}
-        self._sessions: dict[str, dict[str, Any]] = {}
+        #: session key → (stored session, ``time.monotonic()`` when read)
+        self._sessions: dict[str, tuple[dict[str, Any], float]] = {}
 
     def authenticate(self, session_id: str | None, api_key: str | None) -> Identity:
         if session_id:
@@ -137,27 +206,35 @@ class Authenticator:
         self._rate.pop(key_id, None)
         self._key_memo = {m: k for m, k in self._key_memo.items() if k != key_id}
 
-    # sessions
+    # sessions (stored and cached under ``session_key(id)``)
 
     def _from_session(self, session_id: str) -> Identity:
-        now = self._clock.now()
-        session = self._sessions.get(session_id)
-        if session is None:
-            session = self._store.get_session(session_id)
-            if session is not None:
-                self._sessions[session_id] = session
-        if session is None or session.get("expires", 0) <= now:
-            self._sessions.pop(session_id, None)
+        session = self._load_session(session_key(session_id))
+        if session is None or session.get("expires", 0) <= self._clock.now():
+            self._sessions.pop(session_key(session_id), None)
             raise _session_error("Session has expired or is invalid.")
         user = self._catalog["users"].get(session.get("username"))
         if user is None or not user.get("active"):
             raise _session_error(f"User account is disabled: {session.get('username')}")
         return Identity.from_record("user", user, self._catalog["roles"])
 
+    def _load_session(self, key: str) -> dict[str, Any] | None:
+        cached = self._sessions.get(key)
+        if cached is not None and time.monotonic() - cached[1] < SESSION_RECHECK_S:
+            return cached[0]
+        session = self._store.get_session(key)
+        if session is None:
+            self._sessions.pop(key, None)
+        else:
+            self._sessions[key] = (session, time.monotonic())
+        return session
+
     def create_session(self, username: str, origin_ip: str | None = None) -> dict[str, Any]:
+        """A new session; the answer carries the plain ``id`` (for the client), the store its hash."""
         now = self._clock.now()
+        plain = secrets.token_hex(32)
         session: dict[str, Any] = {
-            "id": secrets.token_hex(32),
+            "id": session_key(plain),
             "username": username,
             "created": int(now),
             "expires": now + self._session_ttl_s,
@@ -165,17 +242,25 @@ class Authenticator:
         }
         with self._store.write() as w:
             w.put_session(session)
-        self._sessions[session["id"]] = session
-        return session
+        self._sessions[session["id"]] = (session, time.monotonic())
+        return {**session, "id": plain}
 
     def end_session(self, session_id: str) -> bool:
-        known = self._sessions.pop(session_id, None) or self._store.get_session(session_id)
+        key = session_key(session_id)
+        known = self._sessions.pop(key, None) or self._store.get_session(key)
         with self._store.write() as w:
-            w.delete_session(session_id)
+            w.delete_session(key)
         return known is not None
 
-    def end_user_sessions(self, username: str) -> None:
-        for sid in [s for s, doc in self._sessions.items() if doc.get("username") == username]:
-            self._sessions.pop(sid, None)
+    def end_user_sessions(self, username: str, keep: str | None = None) -> None:
+        """End every session of ``username`` except ``keep`` (a plain session id, e.g. the caller's)."""
+        kept_key = session_key(keep) if keep else None
+        kept = self._load_session(kept_key) if kept_key else None
+        if kept is not None and kept.get("username") != username:
+            kept = None
+        for key in [k for k, (doc, _) in self._sessions.items() if doc.get("username") == username and k != kept_key]:
+            self._sessions.pop(key, None)
         with self._store.write() as w:
             w.delete_user_sessions(username)
+            if kept is not None:
+                w.put_session(kept)

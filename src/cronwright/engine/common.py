@@ -6,10 +6,14 @@ import math
 import re
 from typing import Any
 
-from cronwright.errors import api_error
+from cronwright.errors import CwError, api_error
+from cronwright.store.base import StoreError
 
 #: keys that only the plugin/config provide at launch; stripped from create/update/run payloads
 LAUNCH_CONTEXT_KEYS = ("command", "script", "uid", "gid", "cwd", "env", "kill", "runner")
+
+#: request keys that carry credentials (or cache busting): consumed by authentication, never a parameter
+CREDENTIAL_KEYS = ("api_key", "session_id", "csrf_token", "cachebust")
 
 #: keys a client may never set on a stored definition (server-set or credentials)
 SERVER_SET_KEYS = ("username", "created", "modified", "update_state", "session_id", "api_key")
@@ -72,3 +76,13 @@ def loose_equal(stored: Any, wanted: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         return False
     return a == b
+
+
+def public_reason(exc: BaseException) -> str:
+    """What a job's readers may see of an exception: the text of errors written for clients
+    (``CwError``, ``StoreError``: no SQL, no driver message), a generic phrase for anything else."""
+    if isinstance(exc, CwError):
+        return exc.description
+    if isinstance(exc, StoreError):
+        return str(exc)
+    return "internal error (see the server log)"

@@ -22,6 +22,7 @@ from cronwright.engine.actions.handlers import Handlers
 from cronwright.engine.actions.runner import ActionRunner
 from cronwright.engine.auth import Authenticator
 from cronwright.engine.catalog import Catalog
+from cronwright.engine.datadir import prepare_data_dir
 from cronwright.engine.entities import EntityService, Kind
 from cronwright.engine.events import EventService
 from cronwright.engine.jobs.engine import JobEngine
@@ -86,14 +87,20 @@ class Conductor:
         self.servers = ServerRegistry(self.catalog, self.clock)
         self.servers.register_local()
         self.jobs = JobEngine(self.catalog, store, self.clock, settings, self.servers)
-        self.events = EventService(self.catalog, self.jobs, self.clock, self.run_in_background)
+        self.permits = self.jobs.permits
+        self.events = EventService(self.catalog, self.jobs, self.clock, self.run_in_background, self.permits)
         self.jobs.apply_event_changes = self.events.apply_job_changes
-        self.entities = EntityService(self.catalog, self.clock, on_change=self._entity_changed)
-        self.runs = RunPreparer(self.catalog)
-        self.users = UserService(self.catalog, self.auth, self.clock)
+        self.entities = EntityService(self.catalog, self.clock, on_change=self._entity_changed, permits=self.permits)
+        self.runs = RunPreparer(self.catalog, self.permits)
+        self.users = UserService(self.catalog, self.auth, self.clock, settings)
         self.state = GlobalState(store, self.clock)
         self.job_service = JobService(self.jobs, store, self.catalog, self.clock, self.secret_key)
-        self.magic = MagicLinks(self.catalog)
+        self.magic = MagicLinks(
+            self.catalog,
+            self.permits,
+            per_ip=settings.magic_max_per_min_ip,
+            per_link=settings.magic_max_per_min_link,
+        )
         self.scheduler = Scheduler(self.catalog, store, self.clock, settings, self.jobs, self.state)
         self.jobs.zone = ZoneInfo(self.scheduler.default_tz)
         self.action_handlers = Handlers(
@@ -116,7 +123,8 @@ class Conductor:
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Conductor:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        """Prepare the data directory (private: see ``engine.datadir``), open the store and wire everything."""
+        prepare_data_dir(settings)
         store = SqlStore.open(settings.database_url)
         try:
             return cls(settings, store, clock)
@@ -174,6 +182,7 @@ class Conductor:
         await self.action_handlers.close()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.users.passwords.close()
         self.close()
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from cronwright.engine.activity import Origin
 from cronwright.engine.catalog import Catalog, Transaction
 from cronwright.engine.common import SERVER_SET_KEYS
 from cronwright.engine.identity import Identity
+from cronwright.engine.permits import Permits
 from cronwright.engine.validation import ID_RE, require_params, strip_html_fields
 from cronwright.errors import Conflict, NotFound, api_error
 from cronwright.ids import generate_id
@@ -25,6 +26,9 @@ from cronwright.store.base import StaleWrite
 Authenticate = Callable[[], Identity]
 #: (document after the change, catalog, creating?) → raises ``CwError`` when invalid
 Validator = Callable[[dict[str, Any], Catalog, bool], None]
+#: (permits, caller, document after the change or None when deleting, document before or None when
+#: creating) → raises ``access`` when the caller may not make this change (may adjust "after")
+Authorizer = Callable[[Permits, Identity, dict[str, Any] | None, dict[str, Any] | None], None]
 
 
 @dataclass(frozen=True)
@@ -51,15 +55,26 @@ class Kind:
     #: raises when the document may not be deleted (e.g. a category still in use)
     delete_check: Callable[[dict[str, Any], Catalog], None] | None = None
     newest_first: bool = False
+    #: what the caller may set beyond the privilege (roles: no escalation; categories: actions)
+    authorize: Authorizer | None = None
+    #: how a document is shown to a caller (e.g. web hook secrets masked); None = as stored
+    present: Callable[[dict[str, Any], Identity], dict[str, Any]] | None = None
 
 
 class EntityService:
     """The shared CRUD flow; ``on_change(kind)`` runs after every committed change."""
 
-    def __init__(self, catalog: Catalog, clock: Clock, on_change: Callable[[Kind], None] | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        clock: Clock,
+        on_change: Callable[[Kind], None] | None = None,
+        permits: Permits | None = None,
+    ) -> None:
         self._catalog = catalog
         self._clock = clock
         self._on_change = on_change or (lambda kind: None)
+        self._permits = permits or Permits(catalog, clock.now)
 
     # reading
 
@@ -70,6 +85,9 @@ class EntityService:
             docs = [d for d in docs if who.can_category(d["id"])]
         elif kind.scope == "group":
             docs = [d for d in docs if who.can_group(d["id"])]
+        if kind.present is not None:
+            present = kind.present
+            docs = [present(d, who) for d in docs]
         return docs[::-1] if kind.newest_first else docs
 
     def get(self, kind: Kind, params: dict[str, Any], authenticate: Authenticate) -> dict[str, Any]:
@@ -80,7 +98,7 @@ class EntityService:
         if doc is None:
             raise NotFound("notfound", f"Failed to locate {kind.title}: {params['id']}")
         self._require_scope(kind, who, doc["id"])
-        return doc
+        return kind.present(doc, who) if kind.present is not None else doc
 
     # writing
 
@@ -110,6 +128,8 @@ class EntityService:
         collection = self._catalog[kind.kind]
         if doc["id"] in collection:
             raise Conflict(kind.code, f"That {kind.title} ID already exists: {doc['id']}")
+        if kind.authorize:
+            kind.authorize(self._permits, who, doc, None)
         if kind.sort_order:
             doc["sort_order"] = 1 + max((_number(d.get("sort_order")) for d in collection.values()), default=-1)
         if prepare:
@@ -136,6 +156,8 @@ class EntityService:
             require_params(merged, {"title": r"\S", **kind.required})
             if kind.validate:
                 kind.validate(merged, self._catalog, False)
+            if kind.authorize:
+                kind.authorize(self._permits, who, merged, current)
             now = int(self._clock.now())
             merged.update(modified=now, revision=_number(current.get("revision")) + 1)
             try:
@@ -159,6 +181,8 @@ class EntityService:
         self._require_scope(kind, who, doc["id"])
         if kind.delete_check:
             kind.delete_check(doc, self._catalog)
+        if kind.authorize:
+            kind.authorize(self._permits, who, None, doc)
         now = int(self._clock.now())
         with self._catalog.transaction() as tx:
             tx.delete(kind.kind, doc["id"])

@@ -31,6 +31,7 @@ from cronwright.engine.common import (
 from cronwright.engine.identity import Identity
 from cronwright.engine.jobindex import JobIndex
 from cronwright.engine.lookup import CatalogLookup
+from cronwright.engine.permits import Permits
 from cronwright.engine.validation import (
     ID_RE,
     apply_field_defaults,
@@ -50,12 +51,6 @@ HISTORY_ACTIONS = ("event_create", "event_update", "event_delete")
 _UPDATE_ATTEMPTS = 3
 
 
-def locked_params(plugin: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The plugin's parameter definitions that only admins may set."""
-    defs = plugin.get("params") if plugin else None
-    return [d for d in defs or [] if isinstance(d, dict) and d.get("locked") and isinstance(d.get("id"), str)]
-
-
 def _strip_keys(doc: dict[str, Any], keys: tuple[str, ...]) -> None:
     for key in keys:
         doc.pop(key, None)
@@ -68,8 +63,10 @@ class EventService:
         jobs: JobIndex,
         clock: Clock,
         background: Callable[[str, Callable[[], Any]], None],
+        permits: Permits,
     ) -> None:
         self._catalog = catalog
+        self._permits = permits
         self._events = catalog["events"]
         self._jobs = jobs
         self._clock = clock
@@ -149,9 +146,7 @@ class EventService:
         who.require_scope(event)
         if event["id"] in self._events:
             raise Conflict("event", f"That Event ID already exists: {event['id']}")
-        if not who.is_admin:
-            for definition in locked_params(self._catalog["plugins"].get(event["plugin"])):
-                event["params"][definition["id"]] = copy.deepcopy(definition.get("value"))
+        self._permits.event_change(who, None, event)
         now = int(self._clock.now())
         event.update(username=who.username, created=now, modified=now, revision=1)
         with self._catalog.transaction() as tx:
@@ -211,15 +206,7 @@ class EventService:
                 "event",
                 f"Event out of date: {current['id']} (Revision mismatch: {wanted_revision} != {stored_revision})",
             )
-        if not who.is_admin and isinstance(request.get("params"), dict):
-            plugin_changed = "plugin" in request and request["plugin"] != current.get("plugin")
-            old_params: dict[str, Any] = current["params"] if isinstance(current.get("params"), dict) else {}
-            for definition in locked_params(self._catalog["plugins"].get(merged.get("plugin"))):
-                pid = definition["id"]
-                if plugin_changed or pid not in old_params:
-                    request["params"][pid] = copy.deepcopy(definition.get("value"))
-                else:
-                    request["params"][pid] = copy.deepcopy(old_params[pid])
+        self._permits.event_change(who, current, request)
         merged = {**current, **request}
         who.require_scope(merged)
         now = int(self._clock.now())

@@ -10,12 +10,19 @@ from cronwright.engine.catalog import Collection
 from cronwright.engine.privileges import privilege_title
 from cronwright.errors import Forbidden
 
+IdentityKind = Literal["user", "key", "event", "link"]
+
 
 @dataclass(frozen=True)
 class Identity:
-    """A user (session) or an API key, with privileges computed from its roles."""
+    """Who is acting, with privileges computed from its roles.
 
-    kind: Literal["user", "key"]
+    ``user`` (a session) and ``key`` (an API key) are callers of the API. ``event`` is the authority of a
+    job that nobody launched by hand (schedule, startup, magic link, chained from such a job): see
+    ``for_event``. ``link`` is the anonymous caller of a magic link or form: no privileges at all.
+    """
+
+    kind: IdentityKind
     #: the user name, or the API key's record id
     username: str
     #: the key's title (keys) or the user's name (users), for messages
@@ -49,6 +56,26 @@ class Identity:
             categories=tuple(dict.fromkeys(categories)),
             groups=tuple(dict.fromkeys(groups)),
         )
+
+    @classmethod
+    def for_event(cls, event: dict[str, Any]) -> Identity:
+        """The authority of a job nobody launched by hand: what a non-admin may do who holds
+        ``run_jobs``, ``edit_events`` and ``delete_events`` limited to this event's category and
+        target groups (docs/security.md, "Job authority")."""
+        targets = event.get("targets")
+        return cls(
+            kind="event",
+            username=f"event:{event.get('id')}",
+            title=str(event.get("title") or event.get("id")),
+            privileges={"run_jobs": True, "edit_events": True, "delete_events": True},
+            categories=(str(event.get("category")),),
+            groups=tuple(_strings(targets)),
+        )
+
+    @classmethod
+    def powerless(cls, kind: IdentityKind, username: str, title: str = "") -> Identity:
+        """An identity without privileges, limited to nothing (a deleted key, a magic link)."""
+        return cls(kind=kind, username=username, title=title or username, privileges={}, categories=("",), groups=("",))
 
     @property
     def is_admin(self) -> bool:
@@ -117,6 +144,10 @@ class Identity:
     def _subject(self) -> str:
         if self.kind == "key":
             return f'API Key "{self.title}" does not have'
+        if self.kind == "event":
+            return f'A job of event "{self.title}" does not have'
+        if self.kind == "link":
+            return "A magic link does not have"
         return "You do not have"
 
 

@@ -6,7 +6,10 @@ from typing import Any
 
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.entities import Kind, invalid
+from cronwright.engine.identity import Identity
 from cronwright.engine.lookup import CatalogLookup
+from cronwright.engine.permits import Permits
+from cronwright.engine.secrets import present_web_hook
 from cronwright.engine.validation import (
     validate_actions,
     validate_limits,
@@ -86,6 +89,18 @@ def _category_in_use(doc: dict[str, Any], catalog: Catalog) -> None:
         raise Conflict("category", "Failed to delete category: Still in use by one or more events.")
 
 
+def _authorize_category(
+    permits: Permits, who: Identity, after: dict[str, Any] | None, before: dict[str, Any] | None
+) -> None:
+    """A category's actions run for every job in it: each new one is authorized like the same action
+    on an event of the category (``Permits.check_actions``)."""
+    if after is not None and isinstance(after.get("actions"), list):
+        existing = before.get("actions") if before is not None else None
+        permits.check_actions(
+            who, after["actions"], category=after, existing=existing if isinstance(existing, list) else []
+        )
+
+
 def _validate_group(doc: dict[str, Any], catalog: Catalog, creating: bool) -> None:
     validate_optional_params(doc, {"max_jobs_per_server": _NUMBER, "sort_order": _NUMBER})
     pattern = doc.get("hostname_match")
@@ -117,6 +132,15 @@ def _validate_role(doc: dict[str, Any], catalog: Catalog, creating: bool) -> Non
     _string_list(doc, "groups")
 
 
+def _authorize_role(
+    permits: Permits, who: Identity, after: dict[str, Any] | None, before: dict[str, Any] | None
+) -> None:
+    """Nobody grants more than they hold (``Permits.role_change``)."""
+    role = after if after is not None else before
+    if role is not None:
+        permits.role_change(who, role, before)
+
+
 def _validate_api_key(doc: dict[str, Any], catalog: Catalog, creating: bool) -> None:
     validate_optional_params(
         doc, {"active": _FLAG, "expires": _NUMBER, "max_per_sec": _NUMBER, "description": ("^string$", ".*")}
@@ -140,6 +164,7 @@ CATEGORIES = Kind(
     sort_order=True,
     validate=_validate_category,
     delete_check=_category_in_use,
+    authorize=_authorize_category,
 )
 
 GROUPS = Kind(
@@ -196,6 +221,7 @@ ROLES = Kind(
     privileges=("create_roles", "edit_roles", "delete_roles"),
     defaults={"enabled": True, "privileges": {}, "categories": [], "groups": []},
     validate=_validate_role,
+    authorize=_authorize_role,
 )
 
 API_KEYS = Kind(
@@ -230,6 +256,7 @@ WEB_HOOKS = Kind(
     required={"method": r"^\w+$", "url": r"\S"},
     defaults=WEB_HOOK_DEFAULTS,
     validate=_validate_web_hook,
+    present=present_web_hook,
 )
 
 ALL_KINDS = (CATEGORIES, GROUPS, PLUGINS, TAGS, ROLES, API_KEYS, WEB_HOOKS)

@@ -1,9 +1,11 @@
 """Magic links (events.md §3.8): ``magic/v1/<TOKEN>`` starts a job without credentials.
 
-The token is the plain key of a ``magic`` trigger; the event stores only
+The token is the plain key of a ``magic`` trigger (at least 16 characters); the event stores only
 ``sha256_hex(key + event id)``, so a token opens exactly one event. All request parameters
 become job parameters (``input`` becomes the job input); locked plugin parameters keep the
-event's values; plugin and event field rules apply; the event's ``file`` limit bounds uploads.
+event's values and job overrides other than ``_xy_override_label`` are refused (``Permits``);
+plugin and event field rules apply; the event's ``file`` limit bounds uploads. Calls are counted
+per client address and per link (``magic_max_per_min_ip`` / ``magic_max_per_min_link``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from cronwright.engine.catalog import Catalog
-from cronwright.engine.events import locked_params
 from cronwright.engine.jobs.rules import first_limit, limit_amount
+from cronwright.engine.permits import Permits
 from cronwright.engine.runs import UploadedFile, merge_json_field
+from cronwright.engine.throttle import HitLimiter
 from cronwright.engine.validation import OVERRIDE_RESERVED_RE, sha256_hex, validate_param_values
-from cronwright.errors import BadRequest, Conflict, api_error
+from cronwright.errors import BadRequest, Conflict, RateLimited, api_error
 
 _TOKEN = re.compile(r"^[\w\-]+$")
 
@@ -40,24 +43,43 @@ def magic_trigger(event: dict[str, Any], token: str) -> dict[str, Any] | None:
 
 
 class MagicLinks:
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, permits: Permits, *, per_ip: int, per_link: int) -> None:
         self._catalog = catalog
+        self._permits = permits
+        self._per_ip = HitLimiter(per_ip)
+        self._per_link = HitLimiter(per_link)
 
-    def find(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(event, trigger) for a token; ``api`` "Authentication failed." when none matches."""
+    def find(self, token: str, ip: str, now: float) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(event, trigger) for a token; ``api`` "Authentication failed." when none matches, ``rate``
+        when the client address or the link is over its limit."""
+        wait = self._per_ip.hit(ip, now)
+        if wait:
+            raise RateLimited(
+                "rate", f"Too many magic link requests from {ip or 'this address'}; try again in {wait:g} seconds."
+            )
         if not token or not _TOKEN.match(token) or len(token) > 256:
             raise api_error("Malformed URL.")
         for event in self._catalog["events"].values():
             trigger = magic_trigger(event, token)
             if trigger is not None:
+                wait = self._per_link.hit(str(trigger.get("token")), now)
+                if wait:
+                    raise RateLimited("rate", f"Too many requests for this magic link; try again in {wait:g} seconds.")
                 return event, trigger
         raise BadRequest("api", "Authentication failed.")
 
     def launch_request(
-        self, token: str, query: dict[str, Any], body: dict[str, Any], files: Sequence[UploadedFile]
+        self,
+        token: str,
+        query: dict[str, Any],
+        body: dict[str, Any],
+        files: Sequence[UploadedFile],
+        *,
+        ip: str,
+        now: float,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """(event, job request) for a magic call; raises ``CwError`` on bad input."""
-        event, _trigger = self.find(token)
+        event, _trigger = self.find(token, ip, now)
         if not event.get("enabled"):
             raise Conflict("event", f"Event is disabled: {event['id']}")
         params = {**body, **query}
@@ -70,15 +92,14 @@ class MagicLinks:
         for key in params:
             if OVERRIDE_RESERVED_RE.match(key):
                 raise api_error(f"Event params: Invalid parameter ID: {key} (reserved)")
+        supplied = dict(params)
         for key, value in (event.get("params") or {}).items():
             params.setdefault(key, copy.deepcopy(value))
         for field in event.get("fields") or []:
             if isinstance(field, dict) and isinstance(field.get("id"), str):
                 params.setdefault(field["id"], copy.deepcopy(field.get("value")))
+        self._permits.link_params(event, supplied, params, job_input)
         plugin = self._catalog["plugins"].get(event.get("plugin"))
-        stored = event.get("params") or {}
-        for definition in locked_params(plugin):
-            params[definition["id"]] = copy.deepcopy(stored.get(definition["id"], definition.get("value")))
         if plugin is not None:
             validate_param_values(plugin.get("params") or [], params, "Plugin")
         validate_param_values(event.get("fields") or [], params, "Event")

@@ -12,10 +12,10 @@ from typing import Any, BinaryIO, Protocol
 
 from cronwright import jsonutil
 from cronwright.engine.catalog import Catalog
-from cronwright.engine.common import LAUNCH_CONTEXT_KEYS
-from cronwright.engine.events import locked_params
+from cronwright.engine.common import CREDENTIAL_KEYS, LAUNCH_CONTEXT_KEYS
 from cronwright.engine.identity import Identity
 from cronwright.engine.lookup import CatalogLookup
+from cronwright.engine.permits import Permits
 from cronwright.engine.validation import validate_event_data, validate_param_values
 from cronwright.engine.validation.jsvalue import js_truthy
 from cronwright.errors import Conflict, NotFound, api_error
@@ -71,16 +71,19 @@ class RunRequest:
 
 
 def merge_json_field(params: dict[str, Any]) -> None:
-    """Form posts carry their JSON in a ``json`` field: parse it and merge its keys over ``params``."""
+    """Form posts carry their JSON in a ``json`` field: parse it and merge its keys over ``params``.
+    Credentials inside it are dropped like everywhere else: they never become part of a job."""
     raw_json = params.pop("json", None)
     if isinstance(raw_json, str):
         try:
-            parsed = jsonutil.loads(raw_json)
+            parsed = jsonutil.loads_untrusted(raw_json)
         except jsonutil.JSONDecodeError as exc:
             raise api_error(f"Failed to parse JSON: {exc}") from None
         if not isinstance(parsed, dict):
             raise api_error("Failed to parse JSON: expected an object")
         params.update(parsed)
+    for key in CREDENTIAL_KEYS:
+        params.pop(key, None)
 
 
 def assemble_request(query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
@@ -97,9 +100,10 @@ def assemble_request(query: dict[str, Any], body: dict[str, Any]) -> dict[str, A
 
 
 class RunPreparer:
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, permits: Permits) -> None:
         self._catalog = catalog
         self._lookup = CatalogLookup(catalog)
+        self._permits = permits
 
     def prepare(
         self,
@@ -136,9 +140,8 @@ class RunPreparer:
         request["id"] = event["id"]
         request.pop("title", None)
         self._flatten(request)
+        self._permits.run_request(who, event, request)
         self._fill_params(event, request["params"])
-        if not who.is_admin:
-            self._force_locked(event, request)
         validate_event_data({**event, **request}, self._lookup)
         validate_param_values(event.get("fields") or [], request["params"], "Event")
         return RunRequest(event=event, request=request, who=who, files=files)
@@ -171,15 +174,6 @@ class RunPreparer:
         for field in event.get("fields") or []:
             if isinstance(field, dict) and isinstance(field.get("id"), str):
                 params.setdefault(field["id"], copy.deepcopy(field.get("value")))
-
-    def _force_locked(self, event: dict[str, Any], request: dict[str, Any]) -> None:
-        plugin_id = request.get("plugin", event.get("plugin"))
-        plugin_changed = plugin_id != event.get("plugin")
-        stored = event.get("params") or {}
-        for definition in locked_params(self._catalog["plugins"].get(plugin_id)):
-            pid = definition["id"]
-            source = definition.get("value") if plugin_changed or pid not in stored else stored[pid]
-            request["params"][pid] = copy.deepcopy(source)
 
 
 def _triggers(event: dict[str, Any]) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ from cronwright.engine.jobs.engine import JobEngine
 from cronwright.engine.jobs.launch import LaunchError
 from cronwright.engine.scheduler_plugins import SchedulerPlugins
 from cronwright.engine.state import GlobalState
-from cronwright.store.base import DuplicateId, Store
+from cronwright.store.base import DuplicateId, Store, StoreError
 from cronwright.triggers import CompiledTriggers, Fire, ZoneCache, compile_triggers
 
 log = logging.getLogger("cronwright.scheduler")
@@ -226,12 +226,15 @@ class Scheduler:
         return change
 
     def _launch(self, event: dict[str, Any], fire: Fire, source: str = "scheduler", round_: int = 0) -> bool:
-        """Launch one fire; False only when the launch brake refused it (retry later)."""
+        """Launch one fire; False when the launch brake or the database refused it (retry later)."""
         ledger = {"event_id": event["id"], "at": fire.at, "trigger": fire.trigger_index, "round": round_}
         try:
             self._jobs.launch(launch_request(event, fire, source), fire=ledger)
         except DuplicateId:
             return True  # already launched (replayed tick or another conductor)
+        except StoreError as exc:
+            log.warning("scheduled launch of %s postponed: %s", event["id"], exc)
+            return False
         except LaunchError as exc:
             if str(exc).startswith("Global jobs per minute limit"):
                 return False

@@ -165,4 +165,4 @@ class SchedulerPlugins:
         if proc.returncode:
             raise RuntimeError(f"exited with code {proc.returncode}")
         lines = [line for line in out[:MAX_OUTPUT_BYTES].splitlines() if line.strip()]
-        return jsonutil.loads(lines[-1]) if lines else None
+        return jsonutil.loads_untrusted(lines[-1]) if lines else None

@@ -4,6 +4,11 @@ Users live in the ``users`` catalog kind with ``id = username`` (unique regardle
 Passwords are kept only as Argon2id hashes; no document leaves this module with its hash:
 answers and activity snapshots go through ``public_user``. Checks run in the xyOps order:
 parameters, then authentication, then privilege, then the lookup.
+
+Every password hash or check runs on ``PasswordWork``'s threads (the methods that touch a
+password are coroutines). Failed password checks (``login``, the ``old_password`` of ``update``)
+are limited per user name and per client IP by ``LoginThrottle``. A new password ends the user's
+other sessions.
 """
 
 from __future__ import annotations
@@ -12,13 +17,15 @@ import re
 from typing import Any
 
 from cronwright.clock import Clock
+from cronwright.config import Settings
 from cronwright.engine import activity
 from cronwright.engine.activity import Origin
-from cronwright.engine.auth import Authenticator, hash_password, verify_password
+from cronwright.engine.auth import Authenticator, PasswordWork
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.common import int_param
 from cronwright.engine.entities import Authenticate
 from cronwright.engine.identity import Identity
+from cronwright.engine.throttle import LoginLimits, LoginThrottle
 from cronwright.engine.validation import RESERVED_WORDS
 from cronwright.errors import BadRequest, Conflict, Forbidden, NotFound, api_error
 from cronwright.store.base import DuplicateId, StaleWrite, StoreWriter
@@ -41,21 +48,34 @@ def public_user(user: dict[str, Any]) -> dict[str, Any]:
 
 
 class UserService:
-    def __init__(self, catalog: Catalog, auth: Authenticator, clock: Clock) -> None:
+    def __init__(self, catalog: Catalog, auth: Authenticator, clock: Clock, settings: Settings | None = None) -> None:
+        settings = settings or Settings()
         self._catalog = catalog
         self._auth = auth
         self._clock = clock
+        self.passwords = PasswordWork(settings.password_hash_workers)
+        self._throttle = LoginThrottle(
+            LoginLimits(
+                per_user=settings.login_max_failures_per_user,
+                per_ip=settings.login_max_failures_per_ip,
+                window_s=settings.login_failure_window_s,
+            ),
+            clock,
+        )
 
     # sessions
 
-    def login(self, params: dict[str, Any], origin: Origin) -> tuple[dict[str, Any], dict[str, Any]]:
+    async def login(self, params: dict[str, Any], origin: Origin) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A new session (with its plain ``id``) and the user; ``rate`` after too many failures."""
         username, password = params.get("username"), params.get("password")
         for key, value in (("username", username), ("password", password)):
             if not isinstance(value, str) or not value:
                 raise api_error(f"Missing parameter: {key}")
-        user = self._lookup(str(username))
-        ok, new_hash = verify_password(user.get("password", "") if user else "", str(password))
-        if user is None or not ok:
+        found = self._lookup(str(username))
+        ok, new_hash = await self._check_password(str(username), found, str(password), origin)
+        # the check yielded to the event loop: go on with the user as it is now (same password)
+        user = self._catalog["users"].get(found["id"]) if found is not None and ok else None
+        if found is None or user is None or user.get("password") != found.get("password"):
             raise Forbidden("login", "Username or password incorrect.")
         if not user.get("active"):
             raise Forbidden("session", f"User account is disabled: {user['username']}")
@@ -82,7 +102,7 @@ class UserService:
 
     # administrators
 
-    def admin_create(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> dict[str, Any]:
+    async def admin_create(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> dict[str, Any]:
         username = _username_param(params)
         password = params.get("password")
         if password is None or password == "":
@@ -93,6 +113,7 @@ class UserService:
         who.require_admin()
         if self._lookup(username) is not None:
             raise Conflict("user", f"User already exists: {username}")
+        password_hash = await self.passwords.hash(password)
         now = int(self._clock.now())
         user = {
             "id": username,
@@ -103,7 +124,7 @@ class UserService:
             "categories": [],
             "groups": [],
             **fields,
-            "password": hash_password(password),
+            "password": password_hash,
             "created": now,
             "modified": now,
             "revision": 1,
@@ -116,18 +137,25 @@ class UserService:
             raise Conflict("user", f"User already exists: {username}") from None
         return public_user(user)
 
-    def admin_update(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> dict[str, Any]:
+    async def admin_update(
+        self, params: dict[str, Any], authenticate: Authenticate, origin: Origin, session_id: str | None = None
+    ) -> dict[str, Any]:
+        """A new password ends the user's sessions (except ``session_id``, the caller's own, when an
+        administrator changes their own password); disabling the user ends them all."""
         username = _username_param(params)
         new_password = _new_password(params)
         fields = _user_fields(params)
         who = authenticate()
         who.require_admin()
-        current = self._find(username)
-        password_hash = hash_password(new_password) if new_password else None
+        password_hash = await self.passwords.hash(new_password) if new_password else None
+        current = self._find(username)  # after the hash: nothing yields between reading and saving
         actions = ["user_update", "user_password"] if password_hash else ["user_update"]
         user = self._save(current, fields, password_hash, actions, who, origin)
         if not user.get("active"):
             self._auth.end_user_sessions(user["username"])
+        elif password_hash:
+            own = who.kind == "user" and who.username == user["username"]
+            self._auth.end_user_sessions(user["username"], keep=session_id if own else None)
         return public_user(user)
 
     def admin_delete(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:
@@ -159,8 +187,11 @@ class UserService:
 
     # the caller's own account
 
-    def update_self(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> dict[str, Any]:
-        """``full_name``, ``email`` and (with ``old_password``) ``password`` of the session's user."""
+    async def update_self(
+        self, params: dict[str, Any], authenticate: Authenticate, origin: Origin, session_id: str | None = None
+    ) -> dict[str, Any]:
+        """``full_name``, ``email`` and (with ``old_password``) ``password`` of the session's user;
+        a new password ends the user's other sessions (``session_id``, the caller's, stays)."""
         for key in params:
             if key not in _SELF_KEYS:
                 raise api_error(f"Invalid parameter: {key} (only full_name, email and password may be changed here)")
@@ -176,17 +207,34 @@ class UserService:
         if "username" in params and params["username"] != current["username"]:
             raise BadRequest("user", "Username mismatch.")
         if new_password:
-            ok, _ = verify_password(current.get("password", ""), str(old_password))
+            ok, _ = await self._check_password(current["username"], current, str(old_password), origin)
             if not ok:
                 raise Forbidden("login", "Your password is incorrect.")
         fields = {k: v for k, v in fields.items() if current.get(k) != v}
         if not fields and not new_password:
             return public_user(current)
-        password_hash = hash_password(new_password) if new_password else None
+        password_hash = await self.passwords.hash(new_password) if new_password else None
         actions = (["user_update"] if fields else []) + (["user_password"] if password_hash else [])
-        return public_user(self._save(current, fields, password_hash, actions, who, origin))
+        user = self._save(current, fields, password_hash, actions, who, origin)
+        if password_hash:
+            self._auth.end_user_sessions(user["username"], keep=session_id)
+        return public_user(user)
 
     # helpers
+
+    async def _check_password(
+        self, username: str, user: dict[str, Any] | None, password: str, origin: Origin
+    ) -> tuple[bool, str | None]:
+        """Verify ``password`` against ``user`` (None: a dummy hash, same cost) inside the
+        failed-login limits; returns (ok, upgraded hash to store)."""
+        keys = self._throttle.begin(username, origin.ip)
+        ok: bool | None = None
+        try:
+            ok, new_hash = await self.passwords.verify(user.get("password") if user else None, password)
+            ok = ok and user is not None
+        finally:
+            self._throttle.end(keys, ok)
+        return ok, new_hash
 
     def _lookup(self, username: str) -> dict[str, Any] | None:
         """The user named ``username``: exact id first, then regardless of case."""

@@ -13,6 +13,7 @@ from cronwright.config import Settings
 from cronwright.engine.identity import Identity
 from cronwright.engine.validation import ID_RE, require_params, strip_html_fields
 from cronwright.notify import WEB_HOOK_DEFAULTS, fire_web_hook, validate_web_hook
+from cronwright.notify.netpolicy import policy_for, quiet_http_loggers
 
 
 def sample_data(hook: dict[str, Any], base_url: str, now: float) -> dict[str, Any]:
@@ -48,9 +49,13 @@ def sample_data(hook: dict[str, Any], base_url: str, now: float) -> dict[str, An
 
 
 class WebHookTester:
+    """Sends trial requests under the same destination policy as web hook actions."""
+
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self._settings = settings
         self._clock = clock
+        self._policy = policy_for(settings.web_hook_allow_networks, settings.web_hook_deny_networks)
+        quiet_http_loggers()  # at start-up, before any request could log its URL
 
     async def test(self, params: dict[str, Any], authenticate: Callable[[], Identity]) -> dict[str, Any]:
         hook = {**copy.deepcopy(WEB_HOOK_DEFAULTS), "timeout": self._settings.web_hook_timeout_s, **params}
@@ -66,6 +71,7 @@ class WebHookTester:
         outcome = await fire_web_hook(
             hook,
             sample_data(hook, self._settings.public_url, self._clock.now()),
+            policy=self._policy,
             user_agent=f"Cronwright/{__version__}",
         )
         return {

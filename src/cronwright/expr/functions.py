@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Final
 from urllib.parse import quote
 
-import orjson
+from cronwright import jsonutil
 
 from .convert import get_key, strict_equal, stringify, to_js_string
 from .errors import MAX_STRING_CHARS, Budget, ExprError, check_length
@@ -280,8 +280,8 @@ def _json(args: list[Any], budget: Budget) -> Any:
     check_length(text, "The argument of json()")
     budget.charge(1 + len(text) // 64)
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
+        return jsonutil.loads_untrusted(text)
+    except jsonutil.JSONDecodeError as exc:
         raise ExprError(f"json() could not parse its argument: {exc}") from None
 
 

@@ -26,7 +26,8 @@ from typing import Any, Final
 import orjson
 
 import cronwright
-from cronwright.runner.environment import encode_value
+from cronwright import jsonutil
+from cronwright.runner.environment import put_params
 from cronwright.runner.launch import expand_variables
 
 from .outcome import Outcome
@@ -39,7 +40,6 @@ MAX_STDERR_BYTES: Final = 64 * 1024
 #: how long pipes may stay open after the main process exits (a lingering child holding them)
 _PIPE_GRACE_S: Final = 2.0
 _POLL_S: Final = 0.02
-_NON_WORD: Final = re.compile(r"\W+")
 
 
 async def run_action_plugin(
@@ -60,14 +60,13 @@ async def run_action_plugin(
 
 
 def child_environment(env: Mapping[str, str], params: Mapping[str, Any], base_url: str) -> dict[str, str]:
-    """``env`` + ``XYOPS`` + ``XYOPS_BASE_URL`` + each param as ``<key with \\W+ → _>`` (params win)."""
+    """``env`` + ``XYOPS`` + ``XYOPS_BASE_URL`` + each param as ``<key with \\W+ → _>`` (params win
+    over ordinary host variables, but never set a protected name such as ``PATH``, ``LD_*`` or
+    ``XYOPS_*``: see ``cronwright.runner.environment.is_protected_env_name``)."""
     child = {str(key): str(value) for key, value in env.items()}
     child["XYOPS"] = cronwright.__version__
     child["XYOPS_BASE_URL"] = base_url
-    for key, value in params.items():
-        name = _NON_WORD.sub("_", str(key))
-        if name:
-            child[name] = encode_value(value)
+    put_params(child, "", params)
     return child
 
 
@@ -252,8 +251,8 @@ def _result(returncode: int | None, timed_out: bool, timeout_s: float, out: byte
 
 def _last_json(line: bytes) -> dict[str, Any] | None:
     try:
-        value = orjson.loads(line)
-    except orjson.JSONDecodeError:
+        value = jsonutil.loads_untrusted(line)
+    except jsonutil.JSONDecodeError:
         return None
     return value if isinstance(value, dict) and value.get("xy") else None
 

@@ -6,6 +6,11 @@ plus what HTTP requires (``Host``, ``Content-Length``) and a ``User-Agent`` unle
 Redirects are followed (at most 32) only with ``follow``. ``timeout`` bounds connecting, sending and
 each wait for data from the server. The result never raises: every failure is an
 ``Outcome("webhook", …)`` with a readable description and, when a request was sent, a report.
+
+Every connection (first request, each redirect hop, each retry) goes through the destination policy
+of :mod:`.netpolicy`; a refused destination is a failure that is not retried. The server log gets
+one line per hook with the method, the URL's origin (no user-info, path or query) and the result;
+header values are never echoed, not even in the description of a request httpx refuses.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import http
+import logging
 import math
 import re
 import socket
@@ -25,6 +31,7 @@ from typing import Any, Final
 import httpx
 
 from .macros import render_lenient
+from .netpolicy import DestinationDenied, NetworkPolicy, web_hook_client
 from .outcome import Outcome
 from .report import MAX_BODY_BYTES, mask_url, request_section, response_section
 
@@ -35,6 +42,8 @@ NO_BODY_METHODS: Final = ("GET", "HEAD")
 _METHOD: Final = re.compile(r"^\w+$", re.ASCII)
 _DROPPED_HEADERS: Final = ("content-length", "transfer-encoding")
 _ERRNO: Final = re.compile(r"^\[Errno -?\d+\]\s*")
+_HEADER_VALUE: Final = re.compile(r"header value", re.IGNORECASE)
+log = logging.getLogger("cronwright.webhook")
 
 
 class InvalidHook(Exception):
@@ -55,6 +64,7 @@ class PreparedRequest:
 class _Attempt:
     outcome: Outcome
     failed: bool
+    retry: bool = True
 
 
 def prepare_request(hook: Mapping[str, Any], data: Mapping[str, Any], *, user_agent: str) -> PreparedRequest:
@@ -95,12 +105,15 @@ async def fire_web_hook(
     data: Mapping[str, Any],
     *,
     client: httpx.AsyncClient | None = None,
+    policy: NetworkPolicy | None = None,
     user_agent: str = "Cronwright",
 ) -> Outcome:
     """Send the hook's request (with retries); ``Outcome(0, "Success (HTTP 200 OK)", details)`` on 2xx.
 
-    ``client`` is reused when given (its own redirect, header and cookie defaults are not applied),
-    except for ``ssl_cert_bypass`` hooks, which get a private client that skips certificate checks.
+    ``client`` is reused when given (its own redirect, header and cookie defaults are not applied)
+    and must come from :func:`~.netpolicy.web_hook_client` with the same ``policy``. Without one, and
+    for ``ssl_cert_bypass`` hooks (certificate checks skipped), a private client enforcing ``policy``
+    (default: every destination allowed) is used.
     """
     started = time.monotonic()
     try:
@@ -114,14 +127,17 @@ async def fire_web_hook(
     follow = bool(hook.get("follow"))
     bypass = bool(hook.get("ssl_cert_bypass"))
     own = client is None or bypass
-    http_client = client if client is not None and not bypass else httpx.AsyncClient(verify=not bypass, trust_env=False)
+    try:
+        http_client = web_hook_client(policy or NetworkPolicy(), verify=not bypass) if own or client is None else client
+    except Exception as exc:  # e.g. the destination check cannot be installed: send nothing
+        return Outcome("webhook", f"Cannot send web hooks: {type(exc).__name__}: {exc}")
     earlier: list[str] = []
     try:
         for attempt in range(retries + 1):
             if attempt:
                 await asyncio.sleep(min(1.0, 0.25 * attempt))
             result = await _attempt(http_client, prepared, timeout_s, follow)
-            if not result.failed or attempt == retries:
+            if not result.failed or not result.retry or attempt == retries:
                 break
             earlier.append(result.outcome.description)
     finally:
@@ -132,7 +148,15 @@ async def fire_web_hook(
         tries = "\n".join(f"{number}. {text}" for number, text in enumerate(earlier, 1))
         outcome.details = f"**Attempts:** {len(earlier) + 1}; earlier failures:\n\n{tries}\n\n{outcome.details}"
     outcome.elapsed_ms = _elapsed_ms(started)
+    log.info("Web hook %s %s: %s", prepared.method, origin(prepared.url), outcome.description)
     return outcome
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``: what the log may show (paths and queries can hold secrets)."""
+    parsed = httpx.URL(url)
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    return f"{parsed.scheme}://{host}" + (f":{parsed.port}" if parsed.port is not None else "")
 
 
 async def _attempt(client: httpx.AsyncClient, prepared: PreparedRequest, timeout_s: float, follow: bool) -> _Attempt:
@@ -164,6 +188,8 @@ async def _attempt(client: httpx.AsyncClient, prepared: PreparedRequest, timeout
                 request = response.next_request
                 continue
             break
+    except DestinationDenied as exc:
+        return _failure(request, str(exc), hops, retry=False)
     except httpx.HTTPError as exc:
         return _failure(request, describe_error(exc, timeout_s), hops)
     except Exception as exc:  # anything unexpected from the transport is still a failed attempt
@@ -218,12 +244,12 @@ def _request_report(request: httpx.Request) -> str:
     return request_section(request.method, str(request.url), headers, body or None)
 
 
-def _failure(request: httpx.Request, description: str, hops: list[str]) -> _Attempt:
+def _failure(request: httpx.Request, description: str, hops: list[str], *, retry: bool = True) -> _Attempt:
     parts = [_request_report(request)]
     if hops:
         parts.append("**Redirects:**\n\n" + "\n".join(f"- {hop}" for hop in hops))
     parts.append(f"**Error:** {description}")
-    return _Attempt(Outcome("webhook", description, "\n\n".join(parts)), True)
+    return _Attempt(Outcome("webhook", description, "\n\n".join(parts)), True, retry)
 
 
 def describe_error(exc: httpx.HTTPError, timeout_s: float) -> str:
@@ -240,6 +266,8 @@ def describe_error(exc: httpx.HTTPError, timeout_s: float) -> str:
     if isinstance(exc, httpx.RemoteProtocolError):
         return f"Invalid HTTP response: {text}" if text else "Invalid HTTP response"
     if isinstance(exc, httpx.LocalProtocolError):
+        if _HEADER_VALUE.search(text):  # h11 quotes the whole value, which may be a credential
+            return "Invalid request: a header value holds a character HTTP does not allow"
         return f"Invalid request: {text}"
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return f"Invalid URL: {text}"

@@ -3,6 +3,13 @@
 ``build_environment`` turns a job into the variables a plugin sees; ``resolve_credentials`` turns
 the plugin's ``uid``/``gid`` into the numbers (and passwd variables) to spawn with. Both are pure
 look-ups with no side effects, so they are tested without spawning anything.
+
+Params (and ``data_``/``server_data_`` keys, and action-plugin params) come from whoever may run
+the job, up to an anonymous magic-link caller, so they never set a variable that changes how a
+process loads code or resolves commands, libraries, modules, configuration or hosts, nor the
+runner's own variables: ``is_protected_env_name`` decides. Such params still reach the plugin in
+the job JSON on stdin. Host variables (the conductor's environment, config ``job_env``) are not
+params and are passed unchanged.
 """
 
 from __future__ import annotations
@@ -22,6 +29,49 @@ import orjson
 import cronwright
 
 _NON_WORD = re.compile(r"\W+")
+
+#: Environment names a param may never set (matched exactly: POSIX names are case-sensitive, so a
+#: param ``path`` stays an ordinary variable; a Windows agent would have to compare upper-cased).
+PROTECTED_ENV_NAMES: frozenset[str] = frozenset(
+    {
+        # command lookup and shell start-up: a shell reads or runs these before the script does
+        *("PATH", "IFS", "ENV", "CDPATH", "GLOBIGNORE", "SHELLOPTS", "BASHOPTS", "EXECIGNORE"),
+        *("PROMPT_COMMAND", "PS0", "PS1", "PS2", "PS3", "PS4", "FPATH", "ZDOTDIR", "INPUTRC"),
+        # who and where the job is: set by the runner or from the run-as user's passwd entry
+        *("HOME", "SHELL", "USER", "USERNAME", "LOGNAME", "PWD", "OLDPWD"),
+        # glibc: the variables the dynamic loader drops for set-user-ID programs (UNSECURE_ENVVARS)
+        *("GCONV_PATH", "GETCONF_DIR", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH", "NIS_PATH", "NLSPATH"),
+        *("RESOLV_HOST_CONF", "RES_OPTIONS", "TMPDIR", "TZDIR"),
+        # interpreters and toolchains: module search paths, start-up code, option injection
+        *("PERLLIB", "CLASSPATH", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS", "PHPRC", "PHP_INI_SCAN_DIR"),
+        *("TCLLIBPATH", "R_LIBS", "R_LIBS_USER", "R_PROFILE", "R_PROFILE_USER", "R_ENVIRON", "R_ENVIRON_USER"),
+        *("GOFLAGS", "GOROOT", "GOPATH", "GOENV", "GOPROXY", "GOTOOLCHAIN", "TERMINFO", "TERMINFO_DIRS"),
+        # programs started by name from a variable
+        *("EDITOR", "VISUAL", "PAGER", "MANPAGER", "BROWSER", "LESSOPEN", "LESSCLOSE"),
+        *("SUDO_ASKPASS", "SSH_ASKPASS", "SSH_ASKPASS_REQUIRE", "SSH_AUTH_SOCK"),
+        # configuration files that name commands to run, or whom to trust and where to connect
+        *("KUBECONFIG", "DOCKER_CONFIG", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "CURL_HOME"),
+        *("WGETRC", "NETRC", "SSL_CERT_FILE", "SSL_CERT_DIR", "SSLKEYLOGFILE", "REQUESTS_CA_BUNDLE"),
+        *("CURL_CA_BUNDLE", "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"),
+        *("ALL_PROXY", "no_proxy", "NO_PROXY", "ftp_proxy", "FTP_PROXY"),
+    }
+)
+
+#: Name prefixes a param may never use: whole families of loader, allocator, interpreter and
+#: runner variables (``LD_PRELOAD``, ``MALLOC_TRACE``, ``PYTHONPATH``, ``BASH_ENV``,
+#: ``BASH_FUNC_x%%``, ``NODE_OPTIONS``, ``JAVA_TOOL_OPTIONS``, ``GIT_SSH_COMMAND``, ``JOB_ID`` ...).
+PROTECTED_ENV_PREFIXES: tuple[str, ...] = (
+    *("LD_", "DYLD_", "GLIBC_", "MALLOC_", "BASH_", "PYTHON", "PERL", "RUBY", "GEM_", "BUNDLE_"),
+    *("NODE_", "npm_config_", "NPM_CONFIG_", "JAVA_", "LUA_", "DOTNET_", "CORECLR_", "COMPlus_"),
+    *("OPENSSL_", "GIT_", "PIP_", "XDG_"),
+    # the runner's own variables
+    *("JOB_", "CRONWRIGHT", "XYOPS"),
+)
+
+
+def is_protected_env_name(name: str) -> bool:
+    """Whether a param (or data key) may not become the environment variable ``name``."""
+    return name in PROTECTED_ENV_NAMES or name.startswith(PROTECTED_ENV_PREFIXES)
 
 
 class LaunchError(Exception):
@@ -58,21 +108,41 @@ def encode_value(value: Any) -> str:
     return text.replace("\0", "") if "\0" in text else text
 
 
-def _put_all(env: dict[str, str], prefix: str, values: Any) -> None:
+def env_name(prefix: str, key: Any) -> str:
+    """The variable name of a param or data key: ``prefix`` + the key with ``\\W+`` → ``_``."""
+    return prefix + _NON_WORD.sub("_", str(key))
+
+
+def put_params(env: dict[str, str], prefix: str, values: Any, skipped: list[str] | None = None) -> None:
+    """Set ``<prefix><key>`` for each entry of ``values`` (a mapping), except protected names,
+    which are appended to ``skipped``."""
     if not isinstance(values, Mapping):
         return
     for key, value in values.items():
-        name = prefix + _NON_WORD.sub("_", str(key))
-        if name:
-            env[name] = encode_value(value)
+        name = env_name(prefix, key)
+        if not name:
+            continue
+        if is_protected_env_name(name):
+            if skipped is not None:
+                skipped.append(name)
+            continue
+        env[name] = encode_value(value)
 
 
 def build_environment(
-    job: dict[str, Any], base_env: dict[str, str], *, cwd: Path, log_file: str, base_url: str
+    job: dict[str, Any],
+    base_env: dict[str, str],
+    *,
+    cwd: Path,
+    log_file: str,
+    base_url: str,
+    skipped: list[str] | None = None,
 ) -> dict[str, str]:
     """The plugin process environment: ``base_env`` without ``XYOPS_*`` variables, the documented
     job variables, every param, ``data_<k>`` per input data key and ``server_data_<k>`` per server
-    data key (later entries win, so a param may override a host variable, as in xyOps)."""
+    data key (later entries win, so a param may override an ordinary host variable, as in xyOps).
+    Protected names (``is_protected_env_name``) are never set from params or data; they are
+    appended to ``skipped``."""
     env = {key: value for key, value in base_env.items() if not key.startswith("XYOPS_")}
     env["CRONWRIGHT"] = "1"
     env["XYOPS"] = cronwright.__version__
@@ -81,11 +151,11 @@ def build_environment(
     env["JOB_BASE_URL"] = base_url
     env["JOB_LOG"] = log_file
     env["PWD"] = str(cwd)
-    _put_all(env, "", job.get("params"))
+    put_params(env, "", job.get("params"), skipped)
     job_input = job.get("input")
     if isinstance(job_input, Mapping):
-        _put_all(env, "data_", job_input.get("data"))
-    _put_all(env, "server_data_", job.get("serverData"))
+        put_params(env, "data_", job_input.get("data"), skipped)
+    put_params(env, "server_data_", job.get("serverData"), skipped)
     return env
 
 

@@ -102,7 +102,7 @@ class JobRun:
             logging.getLogger(__name__).exception("job run failed: %s", self._spec.job.get("id"))
             self._dispose()
             self._result.code = 1
-            self._result.description = f"Child process error: {exc}"
+            self._result.description = f"Child process error: {type(exc).__name__} (see the server log)"
         self._deliver()
 
     async def _run(self) -> None:
@@ -117,6 +117,8 @@ class JobRun:
         output = self._output = OutputInterpreter(
             self._result, self._sink, self._log, shell=launch.shell, annotate=launch.annotate
         )
+        for notice in launch.notices:
+            output.notice(notice)
         try:
             child = Child.spawn(
                 launch.argv,
@@ -201,7 +203,8 @@ class JobRun:
             result.description = "Unknown Error (no description provided)"
         output = self._output
         if output is not None:
-            files, notices = resolve_output_files(output.file_specs, self._spec.cwd)
+            run_as = self._launch.credentials if self._launch is not None else None
+            files, notices = resolve_output_files(output.file_specs, self._spec.cwd, run_as=run_as)
             result.files = files
             for notice in notices:
                 output.notice(notice)

@@ -3,6 +3,11 @@ credentials and the job JSON line for stdin.
 
 ``prepare_launch`` raises ``LaunchError`` for everything that fails before a process exists
 (unknown user or built-in, a script that cannot be written, a command that cannot be split).
+
+Nothing the runner starts is looked up in the job directory, where the input files are: scripts
+live in the reserved ``.cronwright/`` subdirectory (``shell.write_script``) and the built-in Test
+plugin runs as ``python -I`` (isolated: neither the working directory nor ``PYTHON*`` variables
+reach ``sys.path``).
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ class Launch:
     pass_data: dict[str, Any] | None = None
     #: how a spawn failure is described: "<prefix><error>"
     error_prefix: str = ""
+    #: meta-log lines about the launch (params kept out of the environment)
+    notices: tuple[str, ...] = ()
 
 
 def is_truthy(value: Any) -> bool:
@@ -76,12 +83,27 @@ def _write(spec: RunSpec, prefix: str, source: str, mode: int, error_prefix: str
         raise LaunchError(f"{error_prefix}{exc}") from None
 
 
+def protected_notice(names: list[str]) -> tuple[str, ...]:
+    """The meta-log line naming params that were kept out of the environment (never their values)."""
+    if not names:
+        return ()
+    listed = ", ".join(dict.fromkeys(names))
+    return (
+        f"Params not passed as environment variables (protected names; they are in the job JSON on stdin): "
+        f"{listed:.1000}",
+    )
+
+
 def prepare_launch(spec: RunSpec) -> Launch:
     job = spec.job
     log_file = str(job.get("log_file") or "")
     credentials = resolve_credentials(spec.uid, spec.gid)
-    env = build_environment(job, spec.base_env, cwd=spec.cwd, log_file=log_file, base_url=spec.base_url)
+    skipped: list[str] = []
+    env = build_environment(
+        job, spec.base_env, cwd=spec.cwd, log_file=log_file, base_url=spec.base_url, skipped=skipped
+    )
     env.update(credentials.env)
+    notices = protected_notice(skipped)
     raw_params = job.get("params")
     params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
     stdin = job_line(spec, log_file)
@@ -90,7 +112,7 @@ def prepare_launch(spec: RunSpec) -> Launch:
     if builtin and builtin[1] == "shell-plugin":
         script = params.get("script")
         source = script if isinstance(script, str) else "" if script is None else str(script)
-        path = _write(spec, ".cronwright-script-", source, 0o775, "Script failed: ")
+        path = _write(spec, "script-", source, 0o775, "Script failed: ")
         job_input = job.get("input")
         data = job_input.get("data") if isinstance(job_input, dict) else None
         pass_data = data if is_truthy(params.get("pass")) and isinstance(data, dict) else None
@@ -103,10 +125,11 @@ def prepare_launch(spec: RunSpec) -> Launch:
             annotate=is_truthy(params.get("annotate")),
             pass_data=pass_data,
             error_prefix="Script failed: ",
+            notices=notices,
         )
     if builtin and builtin[1] == "test-plugin":
-        argv = [sys.executable, "-m", "cronwright.runner.testplugin"]
-        return Launch(argv, env, credentials, stdin, error_prefix=f"Child spawn error: {command}: ")
+        argv = [sys.executable, "-I", "-m", "cronwright.runner.testplugin"]
+        return Launch(argv, env, credentials, stdin, error_prefix=f"Child spawn error: {command}: ", notices=notices)
     if builtin:
         raise LaunchError(f"Plugin Error: Unknown built-in plugin: {builtin[1]}")
     try:
@@ -117,5 +140,5 @@ def prepare_launch(spec: RunSpec) -> Launch:
         raise LaunchError("Child spawn error: the plugin command is empty")
     error_prefix = f"Child spawn error: {argv[0]}: "
     if spec.script:
-        argv.append(str(_write(spec, ".cronwright-plugin-", spec.script, 0o755, error_prefix)))
-    return Launch(argv, env, credentials, stdin, error_prefix=error_prefix)
+        argv.append(str(_write(spec, "plugin-", spec.script, 0o755, error_prefix)))
+    return Launch(argv, env, credentials, stdin, error_prefix=error_prefix, notices=notices)

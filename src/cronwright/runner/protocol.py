@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from cronwright import jsonutil
 from cronwright.runner.base import RunResult, RunSink
 from cronwright.runner.environment import encode_value
 
@@ -158,8 +159,8 @@ class OutputInterpreter:
 
     def _feed_candidate(self, line: bytes) -> None:
         try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
+            record = jsonutil.loads_untrusted(line)
+        except jsonutil.JSONDecodeError as exc:  # also too deep to be stored again (JSONTooDeep)
             self.log.append(line + b"\n")
             self.notice(f"Malformed JSON record ignored: {exc}")
             return

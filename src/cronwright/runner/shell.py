@@ -3,6 +3,14 @@
 xyOps runs a wrapper process that executes the script; Cronwright executes the script directly and
 applies the wrapper's rules itself: the script file, the ``NN%`` and ``annotate`` handling (in
 ``protocol.OutputInterpreter`` with ``shell=True``) and the result built from the exit status.
+
+Scripts (the Shell plugin's and a plugin's ``script``) are written into ``<cwd>/.cronwright/``, a
+directory of their own that no input file can be named (``outputs.clean_filename``): an upload never
+shadows or overwrites a script, and an interpreter that searches its script's directory (Python's
+``sys.path[0]``) finds only the script there. The path handed to the process is relative to the job
+directory, so it works for a job that runs as another user even when that user cannot traverse the
+directories above the job directory (the child changes into the job directory before it drops
+privileges).
 """
 
 from __future__ import annotations
@@ -11,17 +19,33 @@ import html
 import os
 import re
 import signal
+import stat
 from pathlib import Path
 from typing import Any
+
+from cronwright.runner.outputs import SCRIPT_DIR
 
 _UNSAFE_ID = re.compile(r"[^\w.-]+", re.ASCII)
 
 
 def write_script(cwd: Path, prefix: str, job_id: Any, source: str, mode: int) -> Path:
-    """Write ``source`` (CRLF → LF) to ``<cwd>/<prefix><job id>`` with ``mode``; return its path."""
-    path = cwd / f"{prefix}{_UNSAFE_ID.sub('_', str(job_id)) or 'job'}"
+    """Write ``source`` (CRLF → LF) to ``<cwd>/.cronwright/<prefix><job id>`` with ``mode``; return
+    its path relative to ``cwd``. Nothing on the way is followed if it is a symbolic link."""
+    name = f"{prefix}{_UNSAFE_ID.sub('_', str(job_id)) or 'job'}"
     data = source.replace("\r\n", "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    directory = cwd / SCRIPT_DIR
+    try:
+        os.mkdir(directory, 0o755)
+    except FileExistsError:
+        if not stat.S_ISDIR(os.lstat(directory).st_mode):
+            raise FileExistsError(f"{directory} exists and is not a directory") from None
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fchmod(dir_fd, 0o755)  # the umask applied to os.mkdir's mode
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(name, flags, mode, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
     try:
         view = memoryview(data)
         while view:
@@ -29,7 +53,7 @@ def write_script(cwd: Path, prefix: str, job_id: Any, source: str, mode: int) ->
         os.fchmod(fd, mode)  # the umask applied to os.open's mode
     finally:
         os.close(fd)
-    return path
+    return Path(SCRIPT_DIR, name)
 
 
 def exit_code(returncode: int) -> int | str:

@@ -1,6 +1,7 @@
 """The built-in Test plugin (``[test-plugin]``, plugins.md §7), run as
-``python -m cronwright.runner.testplugin``: reads the job line from stdin, reports progress every
-second for ``duration`` seconds, then finishes as ``action`` says.
+``python -I -m cronwright.runner.testplugin`` (isolated: nothing in the job directory is imported):
+reads the job line from stdin, reports progress every second for ``duration`` seconds, then
+finishes as ``action`` says.
 
 Params: ``duration`` (seconds: a number, "N" or a random range "N-M"; 0 allowed), ``action``
 (Success | Error | Warning | Critical | Crash; a list such as "Success, Error" means its first
@@ -10,6 +11,7 @@ entry), ``custom`` (echoed in the output data), ``burn`` (keep a CPU busy while 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -74,7 +76,9 @@ def run(job: dict[str, Any]) -> None:
         print(f"Progress: {progress * 100:.0f}%", flush=True)
         emit({"progress": round(progress, 4)})
     if truthy(params.get("upload")):
-        with open("sample.txt", "w", encoding="utf-8") as handle:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink("sample.txt")  # an input file of that name may be a hard link to the stored upload
+        with open("sample.txt", "x", encoding="utf-8") as handle:
             handle.write(f"Sample report for job {job.get('id', '')}\n")
         emit({"push": {"files": ["sample.txt"]}})
     print("We're done!", flush=True)

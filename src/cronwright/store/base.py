@@ -11,10 +11,12 @@ revision N cannot both store revision N+1; the loser gets ``StaleWrite`` and mus
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
 
 DEFINITION_KINDS = (
     "events",
@@ -33,7 +35,15 @@ ACTIVE_JOB_STATES = ("start_delay", "retry_delay", "ready", "queued", "starting"
 
 
 class StoreError(Exception):
-    """The storage backend failed (connection lost, disk full, ...)."""
+    """The storage backend failed (connection lost, disk full, ...).
+
+    Its message may be shown to a client: it never carries SQL text, parameters or a driver's
+    message (the store logs those). The API answers it as ``db`` (503)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database could not be reached or refused the work (after transient failures were
+    retried): "Database unavailable, please retry." or, on a full disk, a message saying so."""
 
 
 class DuplicateId(StoreError):
@@ -79,7 +89,17 @@ class StoreWriter(Protocol):
 
 
 class Store(Protocol):
-    def write(self) -> AbstractContextManager[StoreWriter]: ...
+    def write(self) -> AbstractContextManager[StoreWriter]:
+        """One transaction (committed when the block ends). Opening it is retried on transient
+        failures; a failure inside the block raises ``StoreError`` (the block cannot be re-run)."""
+        ...
+
+    def transact(self, work: Callable[[StoreWriter], T]) -> T:
+        """Run ``work`` in one transaction; on a transient failure (dropped connection, lock
+        timeout) the whole transaction is re-run, so ``work`` must do nothing but store writes,
+        and they should be idempotent (upserts): a commit whose answer was lost may have landed."""
+        ...
+
     def load_docs(self, kind: str) -> list[dict[str, Any]]: ...
     def get_doc(self, kind: str, doc_id: str) -> dict[str, Any] | None: ...
     def get_event_state(self, event_id: str) -> dict[str, Any]: ...

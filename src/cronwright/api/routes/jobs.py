@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from starlette.responses import Response, StreamingResponse
 
 from cronwright import jsonutil
 from cronwright.api.registry import Ctx, EndpointSet
+from cronwright.engine.jobs.logstore import LogReader
 from cronwright.engine.validation import ID_RE, require_params
 from cronwright.errors import NotFound
 from cronwright.model import api as m
@@ -18,6 +21,8 @@ router = EndpointSet(tag="Jobs")
 _TEXT = "text/plain; charset=utf-8"
 _NO_STORE = {"cache-control": "no-store"}
 HEARTBEAT_S = 15.0
+#: the most log text held for one ``stream_job`` client that does not keep up (characters)
+STREAM_LOG_BUFFER_CHARS = 256 * 1024
 
 
 @router.endpoint("get_active_jobs", style="read", summary="List unfinished jobs", response=m.JobList)
@@ -63,9 +68,12 @@ def get_jobs(ctx: Ctx) -> dict[str, Any]:
     request=m.TailRequest,
     response=m.TextResult,
 )
-def tail_live_job_log(ctx: Ctx) -> dict[str, Any]:
+async def tail_live_job_log(ctx: Ctx) -> dict[str, Any]:
     """The last `bytes` (1–1048576, default 32768) of the live log; `""` once the job has ended."""
-    return ctx.conductor.job_service.tail(ctx.params, ctx.authenticate)
+    target = ctx.conductor.job_service.tail_target(ctx.params, ctx.authenticate)
+    if target is None:
+        return {"text": ""}
+    return {"text": await anyio.to_thread.run_sync(ctx.conductor.jobs.logs.tail, *target)}
 
 
 @router.endpoint(
@@ -73,20 +81,13 @@ def tail_live_job_log(ctx: Ctx) -> dict[str, Any]:
 )
 def get_job_log(ctx: Ctx) -> Response:
     """The stored log, gzip-compressed (`Content-Encoding: gzip`); HTTP 204 when the job has none or
-    has not finished."""
+    has not finished. Streamed from disk."""
     job, active = _visible(ctx)
-    path = None if active else ctx.conductor.jobs.logs.compressed(job["id"])
-    if path is None:
+    reader = None if active else ctx.conductor.jobs.logs.open_compressed(job["id"])
+    if reader is None:
         return Response(status_code=204, headers=_NO_STORE)
-    return Response(
-        path.read_bytes(),
-        media_type=_TEXT,
-        headers={
-            "content-encoding": "gzip",
-            **_NO_STORE,
-            "x-log-size": str(job.get("log_file_size", 0)),
-        },
-    )
+    headers = {"content-encoding": "gzip", **_NO_STORE, "x-log-size": str(job.get("log_file_size", 0))}
+    return _streamed(reader, headers, ctx.call.method)
 
 
 def _visible(ctx: Ctx) -> tuple[dict[str, Any], bool]:
@@ -105,14 +106,33 @@ def _log_by_token(ctx: Ctx, download: bool) -> Response:
     if not service.check_token(job_id, token):
         return Response("(Authentication failed.)", status_code=403, media_type=_TEXT, headers=_NO_STORE)
     job, active = service.find(str(job_id))
-    data = service.log_bytes(job, active) if job is not None else None
-    if not data:
+    reader = service.open_log(job, active) if job is not None else None
+    if reader is None:
         return Response("(Log not found.)", status_code=404, media_type=_TEXT, headers=_NO_STORE)
     headers = dict(_NO_STORE)
     if download:
         kind = "Partial-Job-Log" if active else "Job-Log"
         headers["content-disposition"] = f"attachment; filename=Cronwright-{kind}-{job_id}.txt"
-    return Response(data, media_type=_TEXT, headers=headers)
+    return _streamed(reader, headers, ctx.call.method)
+
+
+def _streamed(reader: LogReader, headers: dict[str, str], method: str) -> Response:
+    """A log answered a chunk at a time, read on a worker thread (never the whole log in memory,
+    never file I/O or decompression on the event loop); with a Content-Length when it is known."""
+    if reader.size is not None:
+        headers = {**headers, "content-length": str(reader.size)}
+    if method == "HEAD":
+        reader.close()
+        return Response(status_code=200, media_type=_TEXT, headers=headers)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            while chunk := await anyio.to_thread.run_sync(reader.read):
+                yield chunk
+        finally:
+            reader.close()
+
+    return StreamingResponse(chunks(), media_type=_TEXT, headers=headers)
 
 
 @router.endpoint(
@@ -146,31 +166,93 @@ async def stream_job(ctx: Ctx) -> Response:
     if job is None:
         raise NotFound("notfound", f"Failed to load job details: {ctx.params['id']}")
     engine = ctx.conductor.jobs
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    feed = JobFeed()
     if active:
-        engine.listeners.setdefault(job["id"], set()).add(
-            _put := lambda kind, payload: queue.put_nowait((kind, payload))
-        )
+        engine.listeners.setdefault(job["id"], set()).add(feed.put)
     else:
-        queue.put_nowait(("complete", job))
+        feed.put("complete", job)
 
     async def events() -> AsyncIterator[bytes]:
         try:
             yield _sse("job", service.with_output(job))
             while True:
-                try:
-                    kind, payload = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
-                except TimeoutError:
+                pending = await feed.take(HEARTBEAT_S)
+                if not pending:
                     yield b": keep-alive\n\n"
                     continue
-                yield _sse(kind, service.with_output(payload) if kind == "complete" else payload)
-                if kind == "complete":
-                    return
+                for kind, payload in pending:
+                    yield _sse(kind, service.with_output(payload) if kind == "complete" else payload)
+                    if kind == "complete":
+                        return
         finally:
             if active:
-                engine.listeners.get(job["id"], set()).discard(_put)
+                engine.listeners.get(job["id"], set()).discard(feed.put)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers=_NO_STORE)
+
+
+class JobFeed:
+    """What one ``stream_job`` client has not received yet, bounded whatever the job prints and
+    however slowly the client reads: log text is coalesced into one ``log`` event and past
+    ``STREAM_LOG_BUFFER_CHARS`` the oldest text is dropped (a line in the stream says how much);
+    ``update`` changes are merged into one (later values win); ``complete`` is always kept and
+    sent last."""
+
+    def __init__(self, max_log_chars: int = STREAM_LOG_BUFFER_CHARS) -> None:
+        self._max_log_chars = max_log_chars
+        self._log: deque[str] = deque()
+        self._log_chars = 0
+        self._dropped = 0
+        self._update: dict[str, Any] | None = None
+        self._complete: Any = None
+        self._ready = asyncio.Event()
+
+    def put(self, kind: str, payload: Any) -> None:
+        """The job engine's listener (called on the event loop)."""
+        if kind == "log":
+            self._add_log(str(payload))
+        elif kind == "complete":
+            self._complete = payload
+        elif isinstance(payload, dict):
+            self._update = {**self._update, **payload} if self._update else dict(payload)
+        self._ready.set()
+
+    async def take(self, timeout_s: float) -> list[tuple[str, Any]]:
+        """Everything pending, in the order log, update, complete; ``[]`` after ``timeout_s``."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout_s)
+        except TimeoutError:
+            return []
+        self._ready.clear()
+        pending: list[tuple[str, Any]] = []
+        if self._log or self._dropped:
+            text = "".join(self._log)
+            if self._dropped:
+                text = f"[{self._dropped} characters of output skipped: this stream fell behind]\n" + text
+            pending.append(("log", text))
+            self._log.clear()
+            self._log_chars = self._dropped = 0
+        if self._update is not None:
+            pending.append(("update", self._update))
+            self._update = None
+        if self._complete is not None:
+            pending.append(("complete", self._complete))
+        return pending
+
+    def _add_log(self, text: str) -> None:
+        self._log.append(text)
+        self._log_chars += len(text)
+        while self._log_chars > self._max_log_chars:
+            excess = self._log_chars - self._max_log_chars
+            oldest = self._log[0]
+            if len(oldest) <= excess:
+                self._log.popleft()
+                cut = len(oldest)
+            else:
+                self._log[0] = oldest[excess:]
+                cut = excess
+            self._log_chars -= cut
+            self._dropped += cut
 
 
 def _sse(kind: str, payload: Any) -> bytes:

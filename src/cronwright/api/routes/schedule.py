@@ -3,6 +3,7 @@ test-only clock."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from starlette.responses import HTMLResponse, Response
@@ -46,7 +47,9 @@ async def magic(ctx: Ctx) -> dict[str, Any]:
     parameters (`input` the job input); uploaded files are limited by the event's `file` limit."""
     token, wait = _token_and_wait(ctx)
     conductor = ctx.conductor
-    _event, request = conductor.magic.launch_request(token, ctx.call.query, ctx.call.body, ctx.call.files)
+    _event, request = conductor.magic.launch_request(
+        token, ctx.call.query, ctx.call.body, ctx.call.files, ip=ctx.origin.ip, now=conductor.clock.now()
+    )
     files = conductor.jobs.files
     now = conductor.clock.now()
     if ctx.call.files:
@@ -77,9 +80,11 @@ def form(ctx: Ctx) -> Response:
     the job through the magic link and shows its progress, log and result live."""
     token = ctx.call.suffix.strip("/")
     try:
-        event, trigger = ctx.conductor.magic.find(token)
+        event, trigger = ctx.conductor.magic.find(token, ctx.origin.ip, ctx.conductor.clock.now())
     except CwError as exc:
-        return HTMLResponse(f"<!doctype html><title>Not found</title><p>{exc.description}</p>", status_code=404)
+        status = 429 if exc.code == "rate" else 404
+        page = f"<!doctype html><title>{'Too many requests' if status == 429 else 'Not found'}</title>"
+        return HTMLResponse(f"{page}<p>{html.escape(exc.description)}</p>", status_code=status)
     return HTMLResponse(render_form(event, trigger, token), headers={"cache-control": "no-store"})
 
 

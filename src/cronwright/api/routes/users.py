@@ -1,4 +1,8 @@
-"""Users: ``/api/user/login`` and ``logout``, the caller's own ``update`` and the ``admin_*`` calls."""
+"""Users: ``/api/user/login`` and ``logout``, the caller's own ``update`` and the ``admin_*`` calls.
+
+The session cookie is ``HttpOnly; SameSite=Lax; Path=/``, plus ``Secure`` when the request came
+over TLS (directly or through a trusted proxy); logout clears it with the same attributes.
+"""
 
 from __future__ import annotations
 
@@ -14,49 +18,56 @@ router = EndpointSet(tag="Users", namespace="user")
 
 
 @router.endpoint("login", style="write", summary="Log in", request=m.LoginRequest, response=m.LoginResult, auth=False)
-def login(ctx: Ctx) -> Response:
+async def login(ctx: Ctx) -> Response:
     """Checks the user name and password and starts a session: the `session_id` cookie is set and
-    the id is returned; send it later as the `X-Session-ID` header (or the cookie)."""
-    session, user = ctx.conductor.users.login(ctx.params, ctx.origin)
+    the id is returned; send it later as the `X-Session-ID` header (or the cookie). Too many failed
+    logins for one user name or from one address answer `rate` (429) for a while."""
+    session, user = await ctx.conductor.users.login(ctx.params, ctx.origin)
     body = {"code": 0, "session_id": session["id"], "username": user["username"], "user": user}
     response = Response(jsonutil.dumps(body), media_type="application/json", headers={"cache-control": "no-store"})
     max_age = int(session["expires"] - session["created"])
-    response.set_cookie("session_id", session["id"], max_age=max_age, httponly=True, samesite="lax", path="/")
+    response.set_cookie(
+        "session_id", session["id"], max_age=max_age, httponly=True, samesite="lax", path="/", secure=ctx.call.tls
+    )
     return response
 
 
 @router.endpoint("logout", style="write", summary="Log out", response=m.Ok)
 def logout(ctx: Ctx) -> Response:
-    """Ends the caller's session."""
+    """Ends the caller's session and clears the cookie."""
     ctx.conductor.users.logout(ctx.call.session_id, ctx.origin)
     response = Response(
         jsonutil.dumps({"code": 0}), media_type="application/json", headers={"cache-control": "no-store"}
     )
-    response.delete_cookie("session_id", path="/")
+    response.delete_cookie("session_id", path="/", httponly=True, samesite="lax", secure=ctx.call.tls)
     return response
 
 
 @router.endpoint("update", style="write", summary="Change my account", request=m.UserSelfUpdate, response=m.UserResult)
-def update(ctx: Ctx) -> dict[str, Any]:
+async def update(ctx: Ctx) -> dict[str, Any]:
     """Changes the session user's own `full_name`, `email` and password (`password` needs
-    `old_password`; a wrong one is a `login` error). Needs a user session: an API key gets `session`."""
-    return {"user": ctx.conductor.users.update_self(ctx.params, ctx.authenticate, ctx.origin)}
+    `old_password`; a wrong one is a `login` error). Needs a user session: an API key gets `session`.
+    A new password ends the user's other sessions; this one stays."""
+    users = ctx.conductor.users
+    return {"user": await users.update_self(ctx.params, ctx.authenticate, ctx.origin, ctx.call.session_id)}
 
 
 @router.endpoint("admin_create", style="write", summary="Create a user", request=m.UserCreate, response=m.UserResult)
-def admin_create(ctx: Ctx) -> dict[str, Any]:
+async def admin_create(ctx: Ctx) -> dict[str, Any]:
     """Administrators only. `username` and `password` are required; `active` defaults to 1. A user
     name already taken (regardless of case) is a `user` error (409). The password is never returned."""
-    return {"user": ctx.conductor.users.admin_create(ctx.params, ctx.authenticate, ctx.origin)}
+    return {"user": await ctx.conductor.users.admin_create(ctx.params, ctx.authenticate, ctx.origin)}
 
 
 @router.endpoint(
     "admin_update", style="write", summary="Update a user", request=m.UserAdminUpdate, response=m.UserResult
 )
-def admin_update(ctx: Ctx) -> dict[str, Any]:
+async def admin_update(ctx: Ctx) -> dict[str, Any]:
     """Administrators only. A shallow merge into the user named by `username` (which cannot change);
-    a non-empty `password` replaces the password. Unknown user: `user` error (404)."""
-    return {"user": ctx.conductor.users.admin_update(ctx.params, ctx.authenticate, ctx.origin)}
+    a non-empty `password` replaces the password and ends the user's sessions (an administrator
+    changing their own keeps the current one). Unknown user: `user` error (404)."""
+    users = ctx.conductor.users
+    return {"user": await users.admin_update(ctx.params, ctx.authenticate, ctx.origin, ctx.call.session_id)}
 
 
 @router.endpoint("admin_delete", style="write", summary="Delete a user", request=m.UsernameRequest, response=m.Ok)

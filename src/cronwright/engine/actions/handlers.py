@@ -17,6 +17,7 @@ from cronwright.engine import activity
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.jobs.launch import LaunchError
 from cronwright.engine.jobs.worker import host_environment
+from cronwright.engine.permits import Permits
 from cronwright.expr import ExprError, compile_template
 from cronwright.notify import (
     STOCK_EMAILS,
@@ -27,6 +28,7 @@ from cronwright.notify import (
     run_action_plugin,
     send_email,
 )
+from cronwright.notify.netpolicy import policy_for, web_hook_client
 from cronwright.store.base import Store
 
 _HTML_TAG = re.compile(r"<[^>]*>")
@@ -142,9 +144,12 @@ class Handlers:
             return Outcome("webhook", f"Web Hook has reached its daily limit ({hook.get('max_per_day')}): {hook_id}")
         settings = self.settings
         effective = {"timeout": settings.web_hook_timeout_s, "retries": settings.web_hook_retries, **hook}
+        policy = policy_for(settings.web_hook_allow_networks, settings.web_hook_deny_networks)
         if self._http is None:
-            self._http = httpx.AsyncClient(trust_env=False)  # never a proxy from the environment
-        return await fire_web_hook(effective, data, client=self._http, user_agent=f"Cronwright/{__version__}")
+            self._http = web_hook_client(policy)  # checks every destination; never a proxy from the environment
+        return await fire_web_hook(
+            effective, data, client=self._http, policy=policy, user_agent=f"Cronwright/{__version__}"
+        )
 
     def _count_web_hook(self, hook: dict[str, Any]) -> bool:
         """Enforce ``max_per_day`` with a per-hook daily counter (kept in the key/value store)."""
@@ -175,6 +180,10 @@ class Handlers:
             return Outcome("event", f"Event does not allow manual job runs: {target_id}")
         request = copy.deepcopy(target)
         request["source"] = "action"
+        # the chained job acts for whoever the parent acts for (docs/security.md, "Job authority")
+        request.pop("username", None)
+        request.pop("key", None)
+        request.update(Permits.principal_fields(job))
         request["parent"] = {
             "job": job["id"],
             "event": job.get("event"),

@@ -16,8 +16,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from cronwright.engine.actions.hookdata import hook_data
+from cronwright.engine.common import public_reason
 from cronwright.engine.jobs.rules import is_enabled
 from cronwright.notify import Outcome
+from cronwright.store.base import StoreError
 
 if TYPE_CHECKING:
     from cronwright.engine.actions.handlers import Handlers
@@ -89,14 +91,17 @@ class ActionRunner:
             outcome = Outcome("timeout", f"Action did not finish within {ACTION_TIMEOUT_S:g} seconds.")
         except Exception as exc:  # a bug in one action must not break the job
             log.exception("action %s of job %s failed", action.get("type"), job["id"])
-            outcome = Outcome("internal", f"Action failed: {exc}")
+            outcome = Outcome("internal", f"Action failed: {public_reason(exc)}")
         action["code"] = outcome.code
         action["description"] = outcome.description
         if outcome.details:
             action["details"] = outcome.details
         action["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
         handlers.note(job, f"Action {action.get('type')} ({condition}): {outcome.description}")
-        handlers.record_activity(job, condition, action)
+        try:
+            handlers.record_activity(job, condition, action)
+        except StoreError as exc:  # the result is on the job; the audit row is best effort
+            log.warning("activity row of action %s of job %s not stored: %s", action.get("type"), job["id"], exc)
 
     async def notify_limit(self, job: dict[str, Any], limit: dict[str, Any], msg: str) -> Outcome:
         """The email / web hook of a fired limit, through the ordinary handlers."""
@@ -121,11 +126,13 @@ class ActionRunner:
         outcomes = await asyncio.gather(*results, return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
-                return Outcome("internal", f"Limit notification failed: {outcome}")
+                log.error("limit notification of job %s failed", job["id"], exc_info=outcome)
+                return Outcome("internal", f"Limit notification failed: {public_reason(outcome)}")
             if outcome.code:
                 return outcome
         return Outcome(0, "Successfully applied limits.")
 
 
 async def _failed(exc: Exception) -> Outcome:
-    return Outcome("internal", f"Action failed: {exc}")
+    log.error("action failed", exc_info=exc)
+    return Outcome("internal", f"Action failed: {public_reason(exc)}")

@@ -5,6 +5,12 @@ to the database before the engine acts on it (a job is stored as ``active`` befo
 spawned, so a crash can never make it run twice). The monitor pass runs every second and right
 after every launch and completion; it promotes delayed jobs, applies the concurrency and queue
 limits, selects a server and dispatches to the local worker. Finishing lives in ``finish.py``.
+
+Faults end jobs, never freeze them: the store retries transient database failures itself; a write
+that still fails is retried by the monitor (progress, the final record) or makes the job wait
+(a job is never spawned before its ``active`` record is stored), and never fails a running job. A
+log that cannot be written ends its job with a clear error; an aborted job whose process never
+reports back is finalized anyway after the kill grace period.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,17 +35,24 @@ from cronwright.engine.jobs.logstore import LogStore
 from cronwright.engine.jobs.recovery import recover_jobs
 from cronwright.engine.jobs.rules import ENGINE_FIELDS, WAITING_STATES, first_limit, is_enabled, limit_amount
 from cronwright.engine.jobs.worker import LocalWorker
+from cronwright.engine.permits import Permits
 from cronwright.engine.servers import ServerRegistry
 from cronwright.expr import ExprError, compile_expression, is_truthy
 from cronwright.runner import JobRun
-from cronwright.store.base import ACTIVE_JOB_STATES, Store
+from cronwright.store.base import ACTIVE_JOB_STATES, Store, StoreError
 
 if TYPE_CHECKING:
     from cronwright.engine.actions.runner import ActionRunner
 
 log = logging.getLogger("cronwright.jobs")
 
+#: an aborted job whose run has not ended this long after its kill timeout is finalized anyway
+ABORT_GRACE_S = 10.0
+#: pause between attempts to store a job's ``active`` record while the database refuses it
+ACTIVATE_RETRY_S = 1.0
 SHUTDOWN_REASON = "Aborted: Cronwright was shut down while the job was running."
+#: job output keys applied only when the job finishes (never by a live update)
+_AT_FINISH = frozenset({"update_event", "delete_event"})
 
 
 class JobEngine:
@@ -74,10 +88,16 @@ class JobEngine:
         self._loop_task: asyncio.Task[Any] | None = None
         self._stopping = False
         self._rng = random.Random()
+        #: jobs whose log could not be written: job id → the reason shown on the job
+        self.log_errors: dict[str, str] = {}
+        #: aborted jobs with a run: job id → monotonic time of the abort (see ``ABORT_GRACE_S``)
+        self._aborted_at: dict[str, float] = {}
         #: set by the conductor: applies ``update_event``/``delete_event`` of a finished job
         self.apply_event_changes: Callable[[dict[str, Any]], None] = lambda job: None
         #: set by the conductor: runs actions (start, completion, instant) and limit notifications
         self.actions: ActionRunner | None = None
+        #: what a job may push or output (who it acts for): see engine/permits.py
+        self.permits = Permits(catalog, clock.now)
         self.zone: Any = None
 
     # ---- lifecycle
@@ -101,7 +121,8 @@ class JobEngine:
                 self.abort(job["id"], SHUTDOWN_REASON, retry_ok=True)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self._settings.child_kill_timeout_s + 10)
-        self.flush()
+        if not self.flush():
+            log.error("progress of %d running job(s) could not be stored at shutdown", len(self._dirty))
 
     async def _tick_forever(self) -> None:
         while True:
@@ -125,21 +146,43 @@ class JobEngine:
     # ---- persistence
 
     def persist(self, job: dict[str, Any]) -> None:
-        with self._store.write() as w:
-            w.put_job(job)
+        """Store the job's record now; raises ``StoreError`` (transient failures were retried)."""
+        self._store.transact(lambda w: w.put_job(job))
         self._dirty.discard(job["id"])
+
+    def try_persist(self, job: dict[str, Any]) -> bool:
+        """Store the job's record now, or leave it to the monitor's next flush (False)."""
+        try:
+            self.persist(job)
+        except StoreError as exc:
+            log.warning("job %s not stored yet (%s); retrying on the next pass", job["id"], exc)
+            self._dirty.add(job["id"])
+            return False
+        return True
 
     def mark_dirty(self, job_id: str) -> None:
         self._dirty.add(job_id)
 
-    def flush(self) -> None:
-        """Write progress of running jobs (transitions are written at once; this is the rest)."""
-        dirty = [self.active[j] for j in self._dirty if j in self.active]
+    def flush(self) -> bool:
+        """Write progress of running jobs (transitions are written at once; this is the rest).
+        False when the database refused: the jobs stay dirty for the next pass."""
+        ids = [j for j in self._dirty if j in self.active]
         self._dirty.clear()
-        if dirty:
-            with self._store.write() as w:
-                for job in dirty:
-                    w.put_job(job)
+        if not ids:
+            return True
+        dirty = [self.active[j] for j in ids]
+
+        def put_all(w: Any) -> None:
+            for job in dirty:
+                w.put_job(job)
+
+        try:
+            self._store.transact(put_all)
+        except StoreError as exc:
+            log.warning("progress of %d job(s) not stored (%s); retrying on the next pass", len(ids), exc)
+            self._dirty.update(ids)
+            return False
+        return True
 
     # ---- launching
 
@@ -156,7 +199,8 @@ class JobEngine:
             if len(servers) > 1:
                 requests = [{**request, "targets": [s["id"]]} for s in servers]
         jobs = [self.launcher.build(r) for r in requests]
-        with self._store.write() as w:
+
+        def record(w: Any) -> None:
             if fire is not None:
                 w.record_fire(
                     {
@@ -169,6 +213,8 @@ class JobEngine:
                 )
             for job in jobs:
                 w.put_job(job)
+
+        self._store.transact(record)
         for job in jobs:
             self.active[job["id"]] = job
             if job.get("setup_error"):
@@ -214,11 +260,13 @@ class JobEngine:
         state = job["state"]
         if state in ("start_delay", "retry_delay") and now >= (job.get("until") or 0):
             job["state"] = "ready"  # ``until`` stays on the record: when the job was due
-            self.persist(job)
+            self.try_persist(job)
             state = "ready"
         if state == "ready":
             self._start_ready(job)
         elif state == "active":
+            if self._abort_overdue(job):
+                return
             if now - (job.get("updated") or now) >= self._settings.dead_job_timeout_s:
                 self.abort(job["id"], "No updates received in last 2 minutes, assuming job is dead.", retry_ok=True)
                 return
@@ -235,7 +283,7 @@ class JobEngine:
         if queue and queue > 0 and len(self._similar(job, ("queued",))) < queue:
             job["state"] = "queued"
             job["position"] = 0 if job.get("priority") else len(self._similar(job, ("queued",))) + 1
-            self.persist(job)
+            self.try_persist(job)
             return
         self.abort(job["id"], full_reason if queue else reason, retry_ok=retry_ok)
 
@@ -330,21 +378,40 @@ class JobEngine:
             head.pop("position", None)
             for index, job in enumerate(jobs[1:], start=1):
                 job["position"] = index
-            self.persist(head)
-            self._start_ready(head)
+            self.try_persist(head)
+            try:
+                self._start_ready(head)
+            except Exception:  # e.g. the database: the head is ``ready`` and the next pass retries
+                log.exception("starting queued job %s failed", head["id"])
 
     async def _dispatch(self, job: dict[str, Any]) -> None:
         """``starting``: run the start actions (they may suspend the job), then run it."""
+        try:
+            await self._dispatch_steps(job)
+        except Exception:  # a job must never stay ``starting`` forever
+            log.exception("starting job %s failed", job["id"])
+            await self._fail_unstarted(job)
+
+    async def _fail_unstarted(self, job: dict[str, Any]) -> None:
+        """End a job whose start failed unexpectedly (it has no process): never leave it hanging."""
+        if job["id"] in self.active and job["id"] not in self.runs and job["state"] in ("starting", "active"):
+            outcome = Outcome(code=1, description="Job could not be started: internal error (see the server log).")
+            await self.finisher.finish(job, outcome)
+
+    async def _dispatch_steps(self, job: dict[str, Any]) -> None:
         if job["state"] != "starting":  # aborted meanwhile
             return
         if self.actions is not None and self.actions.collect(job, ["start"]):
             await self.actions.run(job, ["start"])
-        self.count_day(job, ["start"])
+        try:
+            self.count_day(job, ["start"])
+        except StoreError as exc:  # a missed counter must not keep the job from running
+            log.warning("daily start of job %s not counted: %s", job["id"], exc)
         if job["state"] != "starting":  # aborted while the start actions ran
             return
         if job.get("suspended"):
             job["state"] = "suspended"
-            self.persist(job)
+            self.try_persist(job)
             self.notify(job["id"], "update", {"state": "suspended"})
             return
         await self._run_active(job)
@@ -356,8 +423,15 @@ class JobEngine:
             return False
         job["suspended"] = False
         job["state"] = "starting"
-        self.spawn(self._run_active(job), f"job {job_id}")
+        self.spawn(self._run_active_guarded(job), f"job {job_id}")
         return True
+
+    async def _run_active_guarded(self, job: dict[str, Any]) -> None:
+        try:
+            await self._run_active(job)
+        except Exception:
+            log.exception("running job %s failed", job["id"])
+            await self._fail_unstarted(job)
 
     async def _run_active(self, job: dict[str, Any]) -> None:
         """``active``: spawn the process on the local worker and finish with its result."""
@@ -367,9 +441,8 @@ class JobEngine:
             outcome = Outcome(code="abort", description="Chosen server is no longer connected.", retry_ok=True)
             await self.finisher.finish(job, outcome)
             return
-        now = self._clock.now()
-        job.update(state="active", started=now, updated=now, progress=0)
-        self.persist(job)
+        if not await self._record_active(job):
+            return  # aborted while the database refused the record
         try:
             run = self.worker.prepare(job, plugin)
         except OSError as exc:
@@ -382,7 +455,29 @@ class JobEngine:
             result = await run.wait()
         finally:
             self.runs.pop(job_id, None)
+            self._aborted_at.pop(job_id, None)
         await self.finisher.finish(job, Outcome.from_result(result, retry_ok=bool(job.get("retry_ok"))))
+
+    async def _record_active(self, job: dict[str, Any]) -> bool:
+        """Store the job as ``active`` before its process exists (a crash must never run it twice).
+        While the database refuses, the job waits as ``starting`` (abortable) and the write is
+        retried; False when it was aborted meanwhile."""
+        waiting = False
+        while True:
+            now = self._clock.now()
+            job.update(state="active", started=now, updated=now, progress=0)
+            try:
+                self.persist(job)
+                return True
+            except StoreError as exc:
+                job["state"] = "starting"
+                log.warning("job %s waits for the database to start (%s)", job["id"], exc)
+                if not waiting:
+                    self.launcher.note(job, f"Waiting for the database before starting: {exc}")
+                    waiting = True
+            await asyncio.sleep(ACTIVATE_RETRY_S)
+            if job["state"] != "starting" or job.get("abort_reason") or self._stopping:
+                return False
 
     # ---- limits and daily counters
 
@@ -438,6 +533,7 @@ class JobEngine:
         run = self.runs.get(job_id)
         if run is not None:
             job["abort_reason"] = reason
+            self._aborted_at.setdefault(job_id, time.monotonic())
             run.abort(reason)
         elif job["state"] == "starting":
             job["abort_reason"] = reason
@@ -448,43 +544,83 @@ class JobEngine:
             self.spawn(self.finisher.finish(job, Outcome(code="abort", description=reason, retry_ok=retry_ok)), "abort")
         return True
 
-    # ---- runner callbacks (JobUpdates)
+    def _abort_overdue(self, job: dict[str, Any]) -> bool:
+        """Finalize an aborted job whose run never ended (a process stuck in the kernel ignores
+        SIGKILL): its record must not stay ``active`` forever. True when it was finalized."""
+        aborted_at = self._aborted_at.get(job["id"])
+        if aborted_at is None or job["id"] not in self.runs:
+            return False
+        if time.monotonic() - aborted_at < self._settings.child_kill_timeout_s + ABORT_GRACE_S:
+            return False
+        log.error("job %s: its process did not exit after it was killed; finalizing it anyway", job["id"])
+        self.runs.pop(job["id"], None)
+        self._aborted_at.pop(job["id"], None)
+        reason = str(job.get("abort_reason") or "Aborted.")
+        job["state"] = "finishing"
+        description = f"{reason} The job's process did not exit after it was killed."
+        outcome = Outcome(code="abort", description=description, retry_ok=bool(job.get("retry_ok")))
+        self.spawn(self.finisher.finish(job, outcome), "abort")
+        return True
+
+    # ---- runner callbacks (JobUpdates): they never raise into the runner
 
     def job_started(self, job_id: str, pid: int) -> None:
         job = self.active.get(job_id)
         if job is not None:
             job["pid"] = pid
-            self.persist(job)  # recorded at once: after a crash, the next start can kill the orphan
+            self.try_persist(job)  # recorded at once: after a crash, the next start can kill the orphan
 
     def job_log(self, job_id: str, chunk: bytes) -> None:
         job = self.active.get(job_id)
         if job is None:
             return
-        self.logs.append(job_id, chunk)
+        job["updated"] = self._clock.now()  # alive, even when its output cannot be stored
+        if job_id in self.log_errors:
+            return
+        try:
+            self.logs.append(job_id, chunk)
+        except OSError as exc:
+            self._log_failed(job, exc)
+            return
         job["log_file_size"] = job.get("log_file_size", 0) + len(chunk)
-        job["updated"] = self._clock.now()
         self.notify(job_id, "log", chunk.decode("utf-8", errors="replace"))
+
+    def _log_failed(self, job: dict[str, Any], exc: OSError) -> None:
+        """The job's output can no longer be stored (disk full, ...): end the job, saying why."""
+        reason = f"Job log could not be written: {exc.strerror or 'I/O error'}."
+        log.error("log of job %s could not be written: %s", job["id"], exc)
+        self.log_errors[job["id"]] = reason
+        self.launcher.note(job, reason)
+        self.logs.close(job["id"])
+        self.abort(job["id"], reason, retry_ok=True)
 
     def job_update(self, job_id: str, changes: dict[str, Any]) -> None:
         job = self.active.get(job_id)
         if job is None:
             return
-        clean = {k: v for k, v in changes.items() if k not in ENGINE_FIELDS}
+        # update_event/delete_event take effect at finish, where they are authorized (Permits.screen_outputs)
+        clean = {k: v for k, v in changes.items() if k not in ENGINE_FIELDS and k not in _AT_FINISH}
         job.update(clean)
         job["updated"] = self._clock.now()
         self.mark_dirty(job_id)
         self.notify(job_id, "update", clean)
 
     def job_push(self, job_id: str, push: dict[str, list[Any]]) -> None:
+        """Append pushed ``tags``, ``actions`` and ``limits``; actions and limits are validated and
+        authorized by the job's principal first (``Permits.screen_pushed``), refused ones noted."""
         job = self.active.get(job_id)
         if job is None:
             return
-        for key in ("tags", "actions", "limits"):
-            items = push.get(key)
-            if isinstance(items, list):
-                if key == "actions":
-                    items = [{**a, "source": "job"} for a in items if isinstance(a, dict)]
-                job[key] = list(job.get(key) or []) + items
+        screened, notes = self.permits.screen_pushed(job, push)
+        for note in notes:
+            self.launcher.note(job, note)
+        tags = push.get("tags")
+        if isinstance(tags, list):
+            job["tags"] = list(job.get("tags") or []) + [t for t in tags if isinstance(t, str)]
+        for key, items in screened.items():
+            if key == "actions":
+                items = [{**a, "source": "job"} for a in items]
+            job[key] = list(job.get(key) or []) + items
         self.mark_dirty(job_id)
         if self.actions is not None and self.actions.collect(job, ["instant"]):
             task = asyncio.get_running_loop().create_task(self.actions.run(job, ["instant"]))

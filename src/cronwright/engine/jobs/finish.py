@@ -1,5 +1,10 @@
 """Finishing a job (jobs.md §6.1): results, output files, code, retries, tags, event state, the
-final record — in an order that makes every effect visible before the record says ``final``."""
+final record — in an order that makes every effect visible before the record says ``final``.
+
+Finishing always ends: a step that fails (output files or the log on a full disk, a retry the
+database refuses, an action or an event change that raises) is noted on the job's meta log with a
+message fit for its readers (no exception text from inside Cronwright) and the next step runs; a
+final record the database refuses stays pending and the monitor stores it later."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cronwright.engine.common import public_reason
 from cronwright.engine.jobs.launch import LaunchError
 from cronwright.engine.jobs.limits import count_conditions, local_day
 from cronwright.engine.jobs.rules import (
@@ -21,6 +27,8 @@ from cronwright.engine.jobs.rules import (
     retry_request,
 )
 from cronwright.runner import OutputFile, RunResult
+from cronwright.runner.protocol import is_success_code
+from cronwright.store.base import StoreError
 
 log = logging.getLogger("cronwright.jobs")
 
@@ -58,15 +66,53 @@ class Outcome:
 class Finisher:
     def __init__(self, engine: JobEngine) -> None:
         self._engine = engine
+        self._finishing: set[str] = set()  # job ids being finished (a second call is ignored)
 
     async def finish(self, job: dict[str, Any], outcome: Outcome) -> None:
-        engine = self._engine
-        if job.get("complete"):
+        """Finish a job. It always reaches its final record: a failing step degrades (noted on
+        the job) instead of leaving the job ``finishing`` forever."""
+        if job.get("complete") or job["id"] in self._finishing:
             return
+        self._finishing.add(job["id"])
+        try:
+            await self._finish(job, outcome)
+        except Exception:
+            log.exception("finishing job %s failed; storing its final record anyway", job["id"])
+            self._finalize_anyway(job, outcome)
+        finally:
+            self._finishing.discard(job["id"])
+            self._engine.log_errors.pop(job["id"], None)
+
+    def _finalize_anyway(self, job: dict[str, Any], outcome: Outcome) -> None:
+        """The last resort after an unexpected error: the job's final record, with what is known."""
+        if job.get("final"):
+            return  # only storing it failed: ``save_final`` left it to the monitor
+        engine = self._engine
+        now = engine._clock.now()
+        job.setdefault("completed", now)
+        job.setdefault("elapsed", round(max(0.0, job["completed"] - (job.get("started") or now)), 3))
+        if "code" not in job or "description" not in job:
+            job["code"], job["description"] = normalize_code(outcome.code), str(outcome.description or "")
+        job.setdefault("files", [])
+        job.update(complete=True, progress=1.0)
+        engine.launcher.note(job, "Job could not be completed normally: internal error (see the server log).")
+        for key in ("abort_reason", "setup_error", "cwd"):
+            job.pop(key, None)
+        job.update(final=True, state="complete")
+        self.save_final(job)
+
+    def _degrade(self, job: dict[str, Any], step: str, exc: Exception) -> None:
+        """A finishing step failed: note it on the job (server log: the details) and go on."""
+        log.error("job %s: %s failed", job["id"], step, exc_info=exc)
+        self._engine.launcher.note(job, f"Job could not be completed normally: {step} failed: {public_reason(exc)}.")
+
+    async def _finish(self, job: dict[str, Any], outcome: Outcome) -> None:
+        engine = self._engine
         job["state"] = "finishing"
-        for key, value in outcome.fields.items():
-            if key not in ENGINE_FIELDS:
-                job[key] = value
+        fields = {k: v for k, v in outcome.fields.items() if k not in ENGINE_FIELDS}
+        for note in engine.permits.screen_outputs(job, fields):  # update_event/delete_event need authority
+            engine.launcher.note(job, note)
+        job.update(fields)
         if outcome.data:
             job["data"] = outcome.data
         job.setdefault("data", {})
@@ -79,18 +125,28 @@ class Finisher:
             code, description, stored = "upload", error, []
         job["files"] = stored
         now = engine._clock.now()
-        job.update(completed=now, elapsed=round(max(0.0, now - job["started"]), 3), complete=True, progress=1.0)
-        job["log_file_size"] = engine.logs.finish(job["id"])
+        started = job.get("started") or now
+        job.update(completed=now, elapsed=round(max(0.0, now - started), 3), complete=True, progress=1.0)
+        job["log_file_size"] = await self._finish_log(job)
+        log_error = engine.log_errors.get(job["id"])
+        if log_error and is_success_code(code):  # the process ended well, but its output was cut
+            code, description = "abort", log_error
         if code and not description:
             description = "Unknown Error (no description provided)"
         job["code"], job["description"] = normalize_code(code), str(description)
         job["retry_ok"] = outcome.retry_ok or bool(job.get("retry_ok"))
         if job.get("ephemeral") and (job["files"] or job["code"]):
             job.pop("ephemeral")
-        self._retry(job, now)
+        try:
+            self._retry(job, now)
+        except Exception as exc:
+            self._degrade(job, "the retry", exc)
         conditions = completion_conditions(job)
         if engine.actions is not None and conditions:
-            await engine.actions.run(job, conditions)
+            try:
+                await engine.actions.run(job, conditions)
+            except Exception as exc:
+                self._degrade(job, "the completion actions", exc)
         await engine.wait_instant(job["id"])
         known = {}
         for tag in engine._catalog["tags"].values():
@@ -105,7 +161,8 @@ class Finisher:
             try:
                 engine.apply_event_changes(job)
             except Exception as exc:  # a bad update_event from a plugin must not lose the job
-                engine.launcher.note(job, f"Event change from job output not applied: {exc}")
+                log.warning("job %s: event change not applied: %r", job["id"], exc)
+                engine.launcher.note(job, f"Event change from job output not applied: {public_reason(exc)}")
         event = engine._catalog["events"].get(job["event"])
         if event is not None:
             job["event_title"], job["event_revision"] = event.get("title"), event.get("revision")
@@ -114,6 +171,18 @@ class Finisher:
         job.update(final=True, state="complete")
         self.save_final(job)
 
+    async def _finish_log(self, job: dict[str, Any]) -> int:
+        """Close and compress the job's log (on a thread); its size. A log that cannot be
+        compressed (disk full) is kept as it is, and the meta log says so."""
+        engine = self._engine
+        try:
+            return await asyncio.to_thread(engine.logs.finish, job["id"])
+        except OSError as exc:
+            log.error("log of job %s could not be compressed: %s", job["id"], exc)
+            reason = exc.strerror or "I/O error"
+            engine.launcher.note(job, f"Job log could not be compressed: {reason}; it is kept uncompressed.")
+            return engine.logs.size(job["id"])
+
     def save_final(self, job: dict[str, Any]) -> bool:
         """Store the final record and the event's state, then release the job. When the database
         fails, the job stays in the active set (state ``complete``) and the monitor retries, so the
@@ -121,24 +190,30 @@ class Finisher:
         engine = self._engine
         event = engine._catalog["events"].get(job["event"])
         now = job["completed"]
+
+        def store(w: Any) -> None:
+            if job.get("ephemeral"):
+                w.delete_job(job["id"])
+            else:
+                w.put_job(job)
+            if not job.get("retried") and event is not None:
+                state = engine._store.get_event_state(job["event"])
+                if engine.has_day_limit(job):
+                    state = count_conditions(state, completion_conditions(job), local_day(now, engine.zone))
+                state.update(
+                    last_job=job["id"],
+                    last_code=job["code"],
+                    last_completed=int(now),
+                    total_elapsed=round((state.get("total_elapsed") or 0) + job["elapsed"], 3),
+                    total_count=(state.get("total_count") or 0) + 1,
+                )
+                w.set_event_state(job["event"], state)
+
         try:
-            with engine._store.write() as w:
-                if job.get("ephemeral"):
-                    w.delete_job(job["id"])
-                else:
-                    w.put_job(job)
-                if not job.get("retried") and event is not None:
-                    state = engine._store.get_event_state(job["event"])
-                    if engine.has_day_limit(job):
-                        state = count_conditions(state, completion_conditions(job), local_day(now, engine.zone))
-                    state.update(
-                        last_job=job["id"],
-                        last_code=job["code"],
-                        last_completed=int(now),
-                        total_elapsed=round((state.get("total_elapsed") or 0) + job["elapsed"], 3),
-                        total_count=(state.get("total_count") or 0) + 1,
-                    )
-                    w.set_event_state(job["event"], state)
+            engine._store.transact(store)
+        except StoreError as exc:
+            log.warning("final record of job %s not stored (%s); retrying on the next pass", job["id"], exc)
+            return False
         except Exception:
             log.exception("storing the final record of job %s failed; retrying on the next pass", job["id"])
             return False
@@ -152,8 +227,8 @@ class Finisher:
             return
         try:
             retry = self._engine.launch(request)[0]
-        except LaunchError as exc:
-            self._engine.launcher.note(job, f"Retry not launched: {exc}")
+        except (LaunchError, StoreError) as exc:
+            self._engine.launcher.note(job, f"Retry not launched: {public_reason(exc)}")
             return
         job["retried"] = True
         job.setdefault("jobs", []).append({"id": retry["id"], "reason": "retry"})

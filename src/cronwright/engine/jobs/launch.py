@@ -13,11 +13,10 @@ from cronwright.config import Settings
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.common import LAUNCH_CONTEXT_KEYS
 from cronwright.engine.jobs.rules import EVENT_ONLY_KEYS, first_limit, is_enabled, limit_amount, truncate_tags
+from cronwright.engine.permits import OVERRIDABLE, override_key, override_value
 from cronwright.engine.validation import OVERRIDE_RESERVED_RE
 from cronwright.expr import ExprError, expand_params
 from cronwright.ids import generate_id
-
-_OVERRIDE_PREFIX = "_xy_override_"
 
 
 class LaunchError(Exception):
@@ -169,13 +168,18 @@ class Launcher:
         return context
 
     def _apply_overrides(self, job: dict[str, Any]) -> None:
-        """String params ``_xy_override_<key>`` replace top-level job fields (reserved keys ignored)."""
+        """Non-empty string params ``_xy_override_<key>`` replace the job field ``<key>`` when it is one
+        of ``OVERRIDABLE`` (``targets`` and ``tags`` as comma-separated lists); other keys are ignored
+        with a note (docs/compatibility.md). Who may set which override is checked where the params
+        come in (``Permits.check_overrides``)."""
         for name, value in list(job["params"].items()):
-            if not name.startswith(_OVERRIDE_PREFIX) or not isinstance(value, str) or not value:
+            key = override_key(name)
+            if key is None or not isinstance(value, str) or not value or OVERRIDE_RESERVED_RE.match(name):
                 continue
-            if OVERRIDE_RESERVED_RE.match(name):
-                continue
-            job[name[len(_OVERRIDE_PREFIX) :]] = value
+            if key in OVERRIDABLE:
+                job[key] = override_value(key, value)
+            else:
+                self.note(job, f"Ignored job override {name}: only {', '.join(OVERRIDABLE)} may be overridden.")
 
     def note(self, job: dict[str, Any], message: str) -> None:
         """Append a row to the job's meta log (``activity``, at most 1,000 rows)."""

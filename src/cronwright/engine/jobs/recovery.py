@@ -8,10 +8,12 @@
   as aborted with a description that says so; a ``retry`` limit relaunches it. A graceful stop
   aborts running jobs itself (``JobEngine.stop``), so this path is for crashes (``kill -9``, power
   loss).
+- Logs of completed jobs that a full disk left uncompressed are compressed now (when there is room).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -61,10 +63,12 @@ async def recover_jobs(engine: JobEngine) -> None:
         elif state == "starting":
             job["state"] = "ready"
             engine.active[job["id"]] = job
-            engine.persist(job)
+            engine.try_persist(job)  # else stored by the monitor's next flush
         else:
             engine.active[job["id"]] = job
             lost.append(job)
+    if engine.logs.adopt_kept(set(engine.active)):  # logs a full disk left uncompressed
+        await asyncio.to_thread(engine.logs.compress_pending)
     for job in lost:
         killed = kill_leftover(job)
         reason = LOST_REASON + (" Its leftover processes were killed." if killed else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import re
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,7 @@ from cronwright.engine.catalog import Catalog
 from cronwright.engine.common import int_param, loose_equal, sort_dir_param
 from cronwright.engine.identity import Identity
 from cronwright.engine.jobs.engine import JobEngine
-from cronwright.engine.jobs.logstore import INLINE_LOG_BYTES
+from cronwright.engine.jobs.logstore import INLINE_LOG_BYTES, LogReader
 from cronwright.engine.validation import ID_RE, require_params
 from cronwright.errors import BadRequest, Conflict, NotFound, api_error
 from cronwright.store.base import Store
@@ -161,23 +162,25 @@ class JobService:
 
     # ---- logs
 
-    def tail(self, params: dict[str, Any], authenticate: Authenticate) -> dict[str, Any]:
+    def tail_target(self, params: dict[str, Any], authenticate: Authenticate) -> tuple[str, int] | None:
+        """``tail_live_job_log``'s checks: (job id, bytes) to read from the live log, None once the
+        job has ended (its tail is ``""``). The read itself is ``JobEngine.logs.tail``."""
         size = params.get("bytes", 32768)
         if isinstance(size, str) and _DIGITS.match(size):
             size = int(size)
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1048576:
             raise api_error("Malformed parameter: bytes (an integer from 1 to 1048576)")
         job, active, _ = self._visible(params, authenticate)
-        return {"text": self._engine.logs.tail(job["id"], size) if active else ""}
+        return (job["id"], size) if active else None
 
-    def log_bytes(self, job: dict[str, Any], active: bool) -> bytes | None:
-        """The log text of a job (live or completed), None when it has none."""
-        if active:
-            return self._engine.logs.read_live(job["id"]) or None
-        data = self._engine.logs.read_done(job["id"])
-        if data is None and job.get("code") and job.get("description"):
-            return f"{job['description']}\n".encode()
-        return data
+    def open_log(self, job: dict[str, Any], active: bool) -> LogReader | None:
+        """The log text of a job (live or completed) to stream in chunks, None when it has none;
+        a job that ended without output but with an error shows its description."""
+        reader = self._engine.logs.open_log(job["id"], active, job.get("log_file_size"))
+        if reader is None and not active and job.get("code") and job.get("description"):
+            text = f"{job['description']}\n".encode()
+            return LogReader(io.BytesIO(text), len(text))
+        return reader
 
     # ---- changing
 

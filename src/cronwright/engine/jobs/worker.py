@@ -3,6 +3,12 @@
 It prepares the working directory (input files), builds the ``RunSpec``, and turns the runner's
 callbacks into job updates through ``JobUpdates`` (implemented by the engine). A remote agent
 will do the same on its machine and send the updates over the network.
+
+Input files are placed under their cleaned names (never a path, ``..`` or the runner's script
+directory). A job that runs as another user (plugin ``uid``, conductor running as root) owns its
+working directory (mode 0700) and gets its own copies of the input files; other jobs get hard
+links to the stored files (a copy when linking is impossible). An input file is never written
+through: a second file of the same name replaces the first.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any, Protocol, cast
 
 from cronwright.engine.jobs.filestore import FileStore, clean_filename
 from cronwright.runner import JobRun, KillPolicy, RunResult, RunSpec
+from cronwright.runner.environment import LaunchError, resolve_credentials
 
 #: host variables never passed to jobs (credentials and settings of this server)
 _PRIVATE_ENV_PREFIXES = ("XYOPS_", "CRONWRIGHT_")
@@ -54,6 +61,21 @@ def host_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIXES)}
 
 
+def job_owner(job: dict[str, Any]) -> tuple[int, int] | None:
+    """``(uid, gid)`` to give the job's directory and input files to: the run-as user when the
+    conductor runs as root and the job runs as someone else; otherwise None. An unknown user is
+    None here (the runner fails the job with the xyOps message)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        credentials = resolve_credentials(job.get("uid") or None, job.get("gid") or None)
+    except LaunchError:
+        return None
+    if credentials.user is None or credentials.user == os.geteuid():
+        return None
+    return credentials.user, credentials.group if credentials.group is not None else -1
+
+
 class LocalWorker:
     def __init__(
         self,
@@ -77,11 +99,20 @@ class LocalWorker:
         """Create the working directory with the input files and a ``JobRun`` (not started)."""
         cwd = self.work_root / job["id"]
         cwd.mkdir(mode=0o777, parents=True, exist_ok=True)
+        owner = job_owner(job)
+        if owner is not None:
+            os.chown(cwd, *owner)
+            os.chmod(cwd, 0o700)
         for entry in (job.get("input") or {}).get("files") or []:
             source = self._files.path_of(str(entry.get("path", "")))
             if source is None or not source.is_file():
                 raise FileNotFoundError(f"Input file is missing from storage: {entry.get('filename')}")
             target = cwd / clean_filename(str(entry.get("filename") or source.name))
+            target.unlink(missing_ok=True)
+            if owner is not None:
+                shutil.copyfile(source, target)
+                os.chown(target, *owner)
+                continue
             try:
                 os.link(source, target)
             except OSError:
@@ -107,4 +138,4 @@ class LocalWorker:
         shutil.rmtree(self.work_root / job_id, ignore_errors=True)
 
 
-__all__ = ["JobUpdates", "LocalWorker", "RunResult", "host_environment"]
+__all__ = ["JobUpdates", "LocalWorker", "RunResult", "host_environment", "job_owner"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import zoneinfo
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -119,7 +120,18 @@ def _trigger_params(trigger: dict[str, Any], prefix: str) -> dict[str, Any] | No
 
 
 def _no_fields(trigger: dict[str, Any], prefix: str, lookup: Lookup) -> None:
-    """manual, catchup, startup, magic: nothing to check."""
+    """manual, catchup, startup: nothing to check."""
+
+
+def _check_magic(trigger: dict[str, Any], prefix: str, lookup: Lookup) -> None:
+    """A new magic ``key`` (the plain token, hashed on save) must be hard to guess and usable in a URL."""
+    key = trigger.get("key")
+    if key is None or key == "":
+        return
+    if not isinstance(key, str) or not MAGIC_KEY_RE.match(key):
+        raise api_error(
+            f"{prefix}: Magic link key must be at least {MAGIC_KEY_MIN_LEN} characters of letters, digits, '_' and '-'."
+        )
 
 
 def _check_schedule(trigger: dict[str, Any], prefix: str, lookup: Lookup) -> None:
@@ -258,6 +270,10 @@ def _is_positive_finite(value: Any) -> bool:
     return isinstance(value, int) or math.isfinite(value)
 
 
+#: magic link keys: long enough that guessing is hopeless, and only URL-safe characters
+MAGIC_KEY_MIN_LEN = 16
+MAGIC_KEY_RE = re.compile(rf"^[\w\-]{{{MAGIC_KEY_MIN_LEN},256}}\Z", re.ASCII)
+
 _TYPE_CHECKS: Mapping[str, TriggerCheck] = MappingProxyType(
     {
         "manual": _no_fields,
@@ -272,7 +288,7 @@ _TYPE_CHECKS: Mapping[str, TriggerCheck] = MappingProxyType(
         "nth": _check_nth,
         "quiet": _check_quiet,
         "startup": _no_fields,
-        "magic": _no_fields,
+        "magic": _check_magic,
         "plugin": _check_plugin,
         "keyboard": _check_keyboard,
     }

@@ -4,16 +4,27 @@ Calls are synchronous and short (one indexed statement or one small transaction)
 makes them from its event loop and moves only bulk work (deleting a job history) to a thread.
 SQLite runs in WAL mode with ``synchronous=NORMAL`` and takes the write lock at ``BEGIN`` so
 concurrent writers queue instead of dead-locking.
+
+Faults: a transient failure (a dropped or refused connection, a PostgreSQL serialization failure
+or deadlock, SQLite ``database is locked``) is retried a few times with a short backoff; reads and
+``transact`` re-run the whole call, ``write`` re-opens its transaction (a failure inside the
+block cannot be re-run). Right after a call used up its attempts (an outage), calls make a single
+attempt, so an outage does not stall the event loop on every call. What still fails raises
+``StoreUnavailable`` with a generic message: SQL text, parameters and the driver's message go to
+the server log only (parameters are hidden even there), never into an API answer or a job's
+description.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -31,7 +42,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from cronwright import jsonutil
 from cronwright.store.base import (
@@ -39,12 +51,66 @@ from cronwright.store.base import (
     DuplicateId,
     StaleWrite,
     StoreError,
+    StoreUnavailable,
 )
 from cronwright.store.sql import tables
 from cronwright.store.sql.migrations import current_version, migrate
 
+T = TypeVar("T")
+log = logging.getLogger("cronwright.store")
+
+#: what a client is told when the database cannot do the work (after retries)
+UNAVAILABLE = "Database unavailable, please retry."
+#: ... when the database's disk is full
+DISK_FULL = "Database unavailable: its disk is full. Please retry later."
+#: pauses between attempts of a call that failed transiently (so at most four attempts)
+RETRY_DELAYS_S = (0.05, 0.25, 1.0)
+#: no further attempt once a call has spent this long (a lock wait already took the busy timeout)
+RETRY_BUDGET_S = 5.0
+#: after a call failed all its attempts, calls for this long make one attempt each (no pauses:
+#: an outage must not stall the event loop on every call)
+OUTAGE_WINDOW_S = 2.0
+#: seconds PostgreSQL connection attempts may take (unless the URL sets ``connect_timeout``)
+PG_CONNECT_TIMEOUT_S = 5
+
+#: PostgreSQL SQLSTATEs worth another attempt: connection exceptions (class 08), serialization
+#: failure, deadlock, lock not available, admin/crash shutdown, cannot connect now
+_PG_TRANSIENT = ("08", "40001", "40P01", "55P03", "57P01", "57P02", "57P03")
+_PG_DISK_FULL = "53100"
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_FULL = 5, 6, 13
+
 _dumps = jsonutil.dumps_str
 _loads = jsonutil.loads
+
+
+def classify_error(exc: BaseException) -> str:
+    """``transient`` (worth another attempt), ``full`` (the database's disk is full) or ``other``."""
+    if isinstance(exc, PoolTimeout):
+        return "transient"
+    if not isinstance(exc, DBAPIError):
+        return "other"
+    if exc.connection_invalidated:
+        return "transient"
+    orig = exc.orig
+    if isinstance(orig, sqlite3.Error):
+        code = getattr(orig, "sqlite_errorcode", None)
+        primary = code & 0xFF if isinstance(code, int) else None  # extended codes carry it in the low byte
+        text = str(orig).lower()
+        if primary == _SQLITE_FULL or (primary is None and "disk is full" in text):
+            return "full"
+        busy = ("database is locked", "database is busy", "database table is locked")
+        return "transient" if primary in (_SQLITE_BUSY, _SQLITE_LOCKED) or text.startswith(busy) else "other"
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        if sqlstate == _PG_DISK_FULL:
+            return "full"
+        return "transient" if sqlstate.startswith(_PG_TRANSIENT) else "other"
+    # no SQLSTATE: the driver lost or could not open its connection
+    return "transient" if isinstance(exc, OperationalError | InterfaceError) else "other"
+
+
+def _public_error(kind: str) -> StoreUnavailable:
+    return StoreUnavailable(DISK_FULL if kind == "full" else UNAVAILABLE)
 
 
 def normalize_url(url: str) -> str:
@@ -61,11 +127,14 @@ def create_sql_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True, connect_args=connect_args
+    )
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -252,6 +321,7 @@ class SqlStore:
         self.engine = engine
         self._statements = Statements(engine.dialect.name)
         self._seq = _SeqClock()
+        self._outage_until = 0.0  # monotonic time; see OUTAGE_WINDOW_S
 
     @classmethod
     def open(cls, url: str) -> SqlStore:
@@ -270,53 +340,122 @@ class SqlStore:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    @contextmanager
-    def write(self) -> Iterator[SqlWriter]:
-        with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
-            yield SqlWriter(conn, self._statements, self._seq)
+    # ---- transactions, retries and the errors a client may see
+
+    def _attempts(self, what: str, call: Callable[[], T]) -> T:
+        """Run ``call``, again after a pause when it fails transiently; what still fails raises
+        ``StoreUnavailable`` (the driver's message is logged, never raised)."""
+        started = time.monotonic()
+        delays = () if started < self._outage_until else RETRY_DELAYS_S
+        for attempt, delay in enumerate((*delays, None), start=1):
+            try:
+                result = call()
+            except (DBAPIError, PoolTimeout) as exc:
+                kind = classify_error(exc)
+                spent = time.monotonic() - started
+                if kind == "transient" and delay is not None and spent + delay <= RETRY_BUDGET_S:
+                    log.warning("database %s failed (attempt %d), retrying: %s", what, attempt, exc)
+                    time.sleep(delay)
+                    continue
+                if kind == "transient":
+                    self._outage_until = time.monotonic() + OUTAGE_WINDOW_S
+                log.error("database %s failed after %d attempt(s): %s", what, attempt, exc)
+                raise _public_error(kind) from exc
+            except StoreError:
+                raise
+            except SQLAlchemyError as exc:
+                log.error("database %s failed: %s", what, exc)
+                raise StoreError(UNAVAILABLE) from exc
+            self._outage_until = 0.0
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _begin(self) -> Connection:
+        conn = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        try:
+            conn.begin()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            yield conn
+    def _transaction(self, conn: Connection) -> Iterator[SqlWriter]:
+        """Commit when the block ends; roll back (closing the connection) when it raises."""
+        try:
+            yield SqlWriter(conn, self._statements, self._seq)
+            conn.commit()
+        finally:
+            try:
+                conn.close()  # rolls back what was not committed
+            except SQLAlchemyError as exc:  # the connection is already gone: nothing to undo
+                log.warning("closing a database connection failed: %s", exc)
+
+    @contextmanager
+    def write(self) -> Iterator[SqlWriter]:
+        conn = self._attempts("begin", self._begin)
+        try:
+            with self._transaction(conn) as writer:
+                yield writer
+        except StoreError:
+            raise
+        except SQLAlchemyError as exc:
+            log.error("database write failed: %s", exc)
+            raise _public_error(classify_error(exc)) from exc
+
+    def transact(self, work: Callable[[SqlWriter], T]) -> T:
+        def attempt() -> T:
+            with self._transaction(self._begin()) as writer:
+                return work(writer)
+
+        return self._attempts("write", attempt)
+
+    def _query(self, work: Callable[[Connection], T]) -> T:
+        """Run a read on a pooled connection; transient failures re-run it."""
+
+        def attempt() -> T:
+            with self.engine.connect() as conn:
+                return work(conn)
+
+        return self._attempts("read", attempt)
 
     def load_docs(self, kind: str) -> list[dict[str, Any]]:
         table = tables.definitions[kind]
-        with self._read() as conn:
-            rows = conn.execute(select(table.c.doc).order_by(table.c.seq)).scalars()
-            return [_loads(doc) for doc in rows]
+        docs = self._query(lambda conn: list(conn.execute(select(table.c.doc).order_by(table.c.seq)).scalars()))
+        return [_loads(doc) for doc in docs]
 
     def get_doc(self, kind: str, doc_id: str) -> dict[str, Any] | None:
         table = tables.definitions[kind]
-        with self._read() as conn:
-            doc = conn.execute(select(table.c.doc).where(table.c.id == doc_id)).scalar()
+        doc = self._query(lambda conn: conn.execute(select(table.c.doc).where(table.c.id == doc_id)).scalar())
         return _loads(doc) if doc is not None else None
 
     def get_event_state(self, event_id: str) -> dict[str, Any]:
         t = tables.event_state
-        with self._read() as conn:
-            state = conn.execute(select(t.c.state).where(t.c.event_id == event_id)).scalar()
+        state = self._query(lambda conn: conn.execute(select(t.c.state).where(t.c.event_id == event_id)).scalar())
         return _loads(state) if state is not None else {}
 
     def load_event_states(self) -> dict[str, dict[str, Any]]:
         t = tables.event_state
-        with self._read() as conn:
-            return {row.event_id: _loads(row.state) for row in conn.execute(select(t.c.event_id, t.c.state))}
+        rows = self._query(lambda conn: list(conn.execute(select(t.c.event_id, t.c.state))))
+        return {row.event_id: _loads(row.state) for row in rows}
 
     def event_states(self, event_ids: list[str]) -> dict[str, dict[str, Any]]:
         """The states of the given events (absent ones are left out)."""
         t = tables.event_state
-        out: dict[str, dict[str, Any]] = {}
-        with self._read() as conn:
+
+        def read(conn: Connection) -> dict[str, dict[str, Any]]:
+            out: dict[str, dict[str, Any]] = {}
             for start in range(0, len(event_ids), 500):
                 chunk = event_ids[start : start + 500]
                 for row in conn.execute(select(t.c.event_id, t.c.state).where(t.c.event_id.in_(chunk))):
                     out[row.event_id] = _loads(row.state)
-        return out
+            return out
+
+        return self._query(read)
 
     def get_kv(self, key: str) -> Any | None:
-        with self._read() as conn:
-            value = conn.execute(select(tables.kv.c.value).where(tables.kv.c.key == key)).scalar()
+        kv = tables.kv
+        value = self._query(lambda conn: conn.execute(select(kv.c.value).where(kv.c.key == key)).scalar())
         return _loads(value) if value is not None else None
 
     def search_activity(self, query: ActivityQuery) -> tuple[list[dict[str, Any]], int]:
@@ -331,34 +470,39 @@ class SqlStore:
         if query.until is not None:
             where.append(a.c.epoch <= query.until)
         order = a.c.seq.desc() if query.newest_first else a.c.seq.asc()
-        with self._read() as conn:
+
+        def read(conn: Connection) -> tuple[list[dict[str, Any]], int]:
             total = conn.execute(select(func.count()).select_from(a).where(*where)).scalar_one()
             rows = conn.execute(
                 select(a.c.doc).where(*where).order_by(order).offset(query.offset).limit(query.limit)
             ).scalars()
             return [_loads(doc) for doc in rows], total
 
+        return self._query(read)
+
     def get_session(self, session_id: str) -> dict[str, Any] | None:
         t = tables.sessions
-        with self._read() as conn:
-            doc = conn.execute(select(t.c.doc).where(t.c.id == session_id)).scalar()
+        doc = self._query(lambda conn: conn.execute(select(t.c.doc).where(t.c.id == session_id)).scalar())
         return _loads(doc) if doc is not None else None
 
     def purge_sessions(self, before_epoch: float) -> int:
         t = tables.sessions
-        with self.write() as w:
+
+        def purge(w: SqlWriter) -> int:
             return w.conn.execute(delete(t).where(t.c.expires < before_epoch)).rowcount
+
+        return self.transact(purge)
 
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         t = tables.jobs
-        with self._read() as conn:
-            doc = conn.execute(select(t.c.doc).where(t.c.id == job_id)).scalar()
+        doc = self._query(lambda conn: conn.execute(select(t.c.doc).where(t.c.id == job_id)).scalar())
         return _loads(doc) if doc is not None else None
 
     def fires_of(self, event_id: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         """Recorded fires of an event, newest first, and their total."""
         t = tables.fires
-        with self._read() as conn:
+
+        def read(conn: Connection) -> tuple[list[dict[str, Any]], int]:
             total = conn.execute(select(func.count()).select_from(t).where(t.c.event_id == event_id)).scalar_one()
             rows = conn.execute(
                 select(t)
@@ -369,42 +513,51 @@ class SqlStore:
             ).mappings()
             return [{str(k): v for k, v in r.items()} for r in rows], total  # keys may be str subclasses
 
+        return self._query(read)
+
     def event_history(self, event_id: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         """Completed jobs of an event, newest first, and their total."""
         t = tables.jobs
         where = (t.c.event == event_id, t.c.state == "complete")
-        with self._read() as conn:
+
+        def read(conn: Connection) -> tuple[list[dict[str, Any]], int]:
             total = conn.execute(select(func.count()).select_from(t).where(*where)).scalar_one()
             rows = conn.execute(
                 select(t.c.doc).where(*where).order_by(t.c.completed.desc()).offset(offset).limit(limit)
             ).scalars()
             return [_loads(doc) for doc in rows], total
 
+        return self._query(read)
+
     def unfinished_jobs(self) -> list[dict[str, Any]]:
         """Every job not in state ``complete`` (restart recovery), oldest first."""
         t = tables.jobs
-        with self._read() as conn:
-            rows = conn.execute(select(t.c.doc).where(t.c.state != "complete").order_by(t.c.started)).scalars()
-            return [_loads(doc) for doc in rows]
+        docs = self._query(
+            lambda conn: list(
+                conn.execute(select(t.c.doc).where(t.c.state != "complete").order_by(t.c.started)).scalars()
+            )
+        )
+        return [_loads(doc) for doc in docs]
 
     def delete_event_jobs(self, event_id: str, batch: int = 500) -> Iterator[list[str]]:
         """Delete the completed jobs of an event in batches, yielding each batch's ids."""
         t = tables.jobs
-        while True:
-            with self.write() as w:
-                ids = list(
-                    w.conn.execute(
-                        select(t.c.id).where(t.c.event == event_id, t.c.state == "complete").limit(batch)
-                    ).scalars()
-                )
-                if not ids:
-                    return
+
+        def delete_batch(w: SqlWriter) -> list[str]:
+            query = select(t.c.id).where(t.c.event == event_id, t.c.state == "complete").limit(batch)
+            ids = list(w.conn.execute(query).scalars())
+            if ids:
                 w.conn.execute(delete(t).where(t.c.id.in_(ids)))
+            return ids
+
+        while True:
+            ids = self.transact(delete_batch)
+            if not ids:
+                return
             yield ids
 
     def schema_version(self) -> int:
-        with self._read() as conn:
-            return current_version(conn)
+        return self._query(current_version)
 
     def close(self) -> None:
         self.engine.dispose()

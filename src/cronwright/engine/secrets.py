@@ -1,0 +1,50 @@
+"""How stored secrets are shown to callers who may not see them (docs/security.md, "Secrets").
+
+Web hooks carry credentials in their ``headers`` (``Authorization: Bearer …``) and URL (query
+strings such as ``?token=…``, user-info ``user:password@``, and paths that are themselves the
+secret, as in Slack's ``/services/T…/B…/<secret>``). Administrators and ``edit_web_hooks`` holders
+(who can change them anyway) read them as stored; everyone else sees the scheme and host, with
+every header value, the user-info, the path, every query value and the fragment replaced by
+``MASK``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+
+from cronwright.engine.identity import Identity
+
+MASK = "********"
+
+
+def present_web_hook(hook: dict[str, Any], who: Identity) -> dict[str, Any]:
+    """The hook as ``who`` may see it."""
+    if who.has("edit_web_hooks"):
+        return hook
+    shown = dict(hook)
+    headers = hook.get("headers")
+    if isinstance(headers, list):
+        shown["headers"] = [
+            {**h, "value": MASK} if isinstance(h, dict) and h.get("value") not in (None, "") else h for h in headers
+        ]
+    if isinstance(hook.get("url"), str):
+        shown["url"] = mask_url_secrets(hook["url"])
+    return shown
+
+
+def mask_url_secrets(url: str) -> str:
+    """``url`` with user-info, path, query values and fragment replaced by ``MASK`` (query names stay)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = MASK + "@" + netloc.rsplit("@", 1)[1]
+    path = parts.path if parts.path in ("", "/") else "/" + MASK
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = "&".join(f"{quote(name, safe='{}')}={MASK}" for name, _ in pairs) if pairs else MASK
+    return urlunsplit((parts.scheme, netloc, path, query, MASK if parts.fragment else ""))
