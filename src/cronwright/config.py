@@ -101,6 +101,9 @@ class Settings:
     #: connections held at once; more are refused (503) so job processes keep their file
     #: descriptors (lowered at start to leave a quarter of the open-files limit free)
     http_max_connections: int = 1000
+    #: which params become job environment variables: "lowercase" (names with a lower-case letter, or
+    #: declared by the plugin) or "all" (as xyOps); protected names never (docs/security.md)
+    job_param_env: str = "lowercase"
     #: TEST ONLY: the server's clock starts at this Unix time (0 = real time)
     clock_start: float = 0.0
     #: TEST ONLY: enables the ``test_set_clock`` endpoint (moves the server's clock)
@@ -230,3 +233,5 @@ def _check(settings: Settings) -> None:
             raise ConfigError(f"{name} must be more than 0 and at most 86400 seconds")
     if settings.http_max_connections < 1:
         raise ConfigError("http_max_connections must be at least 1")
+    if settings.job_param_env not in ("lowercase", "all"):
+        raise ConfigError(f"Invalid job_param_env: {settings.job_param_env!r} (use lowercase or all)")

@@ -73,9 +73,11 @@ def test_plugin_script_is_appended_and_variables_expand(harness: Harness) -> Non
 
 
 def test_command_variables_expand_from_params(harness: Harness) -> None:
-    """Command tokens expand $VAR from the child env (params included), keeping spaces in values."""
-    result, sink = harness.run(harness.spec("/bin/echo $MSG ${MSG}x $NOPE", params={"MSG": "a  b"}))
-    assert sink.log == "a  b a  bx \n" and result.code == "warning"
+    """Command tokens expand $VAR from the child env (params included), keeping spaces in values; an
+    upper-case param the plugin does not declare is not a variable (docs/security.md)."""
+    spec = harness.spec("/bin/echo $msg ${msg}x $NOPE $TAR_OPTIONS", params={"msg": "a  b", "TAR_OPTIONS": "x"})
+    result, sink = harness.run(spec)
+    assert sink.log == "a  b a  bx  \n" and result.code == "warning"
 
 
 def test_unknown_builtin_plugin(harness: Harness) -> None:

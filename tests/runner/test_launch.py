@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cronwright.runner import OutputFile, RunSpec, build_environment, resolve_output_files
-from cronwright.runner.environment import LaunchError, encode_value, format_number, resolve_credentials
+from cronwright.runner.environment import LaunchError, ParamNames, encode_value, format_number, resolve_credentials
 from cronwright.runner.launch import expand_variables, is_truthy, prepare_launch
 from cronwright.runner.outputs import clean_filename
 from cronwright.runner.shell import exit_result
@@ -50,12 +50,19 @@ def test_credentials() -> None:
 
 
 def test_command_parsing(tmp_path: Path) -> None:
-    """Commands split shell-style with $VAR expansion; built-ins map to their runners."""
+    """Commands split shell-style with $VAR expansion (a plugin-declared upper-case param counts);
+    built-ins map to their runners."""
     spec = RunSpec(
-        job={"id": "j/1", "params": {"P": "v w"}}, command="  tool --x='$P' \"${P}\" ", cwd=tmp_path, base_env={}
+        job={"id": "j/1", "params": {"P": "v w"}},
+        command="  tool --x='$P' \"${P}\" ",
+        cwd=tmp_path,
+        base_env={},
+        param_names=ParamNames(declared=frozenset({"P"})),
     )
     launch = prepare_launch(spec)
     assert launch.argv == ["tool", "--x=v w", "v w"] and not launch.shell
+    undeclared = prepare_launch(RunSpec(job={"params": {"P": "v"}}, command="tool $P", cwd=tmp_path, base_env={}))
+    assert undeclared.argv == ["tool", ""]
     test_plugin = prepare_launch(RunSpec(job={}, command="[test-plugin]", cwd=tmp_path, base_env={}))
     assert test_plugin.argv[1:] == ["-I", "-m", "cronwright.runner.testplugin"]
     shell = prepare_launch(
@@ -93,7 +100,8 @@ def test_shell_exit_results() -> None:
 
 
 def test_output_files(tmp_path: Path) -> None:
-    """Strings glob, [path, name, delete] and objects name files; missing globs yield nothing."""
+    """Strings glob, [path, name, delete] and objects name files; missing globs yield nothing; a file
+    outside the job directory is refused (even for a job running as the conductor's user)."""
     for name in ("out.txt", "a.log", "b.log", "we<i>rd?.txt", ".hidden.log"):
         (tmp_path / name).write_text(name)
     (tmp_path / "dir.log").mkdir()
@@ -120,9 +128,9 @@ def test_output_files(tmp_path: Path) -> None:
         OutputFile(tmp_path / "b.log", "b.log", False),
         OutputFile(tmp_path / "out.txt", "named_1.txt", True),
         OutputFile(tmp_path / "we<i>rd?.txt", "we_i_rd?.txt", False),
-        OutputFile(outside, outside.name, True),
     ]
-    assert len(notices) == 4
+    assert len(notices) == 5 and any("outside the job directory" in n for n in notices)
+    assert outside.exists()
     os.unlink(outside)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from cronwright.store.sql.store import SqlStore
 from tests.api.helpers import create_event, make_key, uid, wait_job
 from tests.support.server import Api, Server
+from tests.support.sinks import HttpReceiver
 
 
 def _job_row_text(server: Server, job_id: str) -> str:
@@ -75,3 +76,34 @@ def test_web_hook_secrets_are_masked_for_readers(api: Api) -> None:
         assert [h["name"] for h in answer["headers"]] == ["Authorization", "X-Plain"]
     for privileged in (api, editor):
         assert privileged.ok("get_web_hook", {"id": hook_id})["web_hook"]["url"] == url
+
+
+def test_action_reports_hide_web_hook_secrets_from_job_readers(api: Api) -> None:
+    """The request report of a web hook action is stored on the job for every reader of the job:
+    it shows no URL path or query secret, no user-info and no custom header value."""
+    receiver = HttpReceiver().start()
+    try:
+        hook_id = uid("wh")
+        url = (receiver.url + "/services/T000/SECRETPATH?token=SECRETQ").replace("http://", "http://bot:SECRETPW@")
+        api.ok(
+            "create_web_hook",
+            {
+                "id": hook_id,
+                "title": "Chat",
+                "method": "POST",
+                "url": url,
+                "headers": [{"name": "X-Hook-Key", "value": "SECRETH"}],
+            },
+        )
+        action = {"enabled": True, "condition": "complete", "type": "web_hook", "web_hook": hook_id}
+        event = create_event(api, actions=[action])
+        reader, _ = make_key(api, {"run_jobs": True})
+        job_id = reader.ok("run_event", {"id": event["id"]})["id"]
+        wait_job(api, job_id)
+        assert receiver.requests and receiver.requests[0].headers["x-hook-key"] == "SECRETH"
+        shown = json.dumps(reader.ok("get_job", {"id": job_id})["job"])
+        assert "Request Headers" in shown
+        for secret in ("SECRETPATH", "SECRETQ", "SECRETPW", "SECRETH"):
+            assert secret not in shown, secret
+    finally:
+        receiver.stop()

@@ -61,3 +61,23 @@ def test_api_keys_and_users_are_admin_only(api: Api) -> None:
         headers={"X-API-Key": str(editor.key)},
     )
     assert response.status_code == 403 and response.json()["code"] == "access"
+
+
+def test_role_managers_cannot_lift_scope_limits(api: Api) -> None:
+    """A role that limits categories or groups is an administrator's: a non-admin role manager can
+    neither disable, delete nor widen it (that would lift its holders' limits)."""
+    role = uid("r")
+    api.ok("create_role", {"id": role, "title": "Cat A only", "categories": ["general"], "privileges": {}})
+    manager, _ = make_key(api, {"create_roles": True, "edit_roles": True, "delete_roles": True})
+    for call, params in (
+        ("update_role", {"id": role, "enabled": False}),
+        ("update_role", {"id": role, "categories": []}),
+        ("delete_role", {"id": role}),
+    ):
+        status, code, text = manager.error(call, params)
+        assert (status, code) == (403, "access") and "limits categories or groups" in text
+    assert manager.error("create_role", {"title": "Scoped", "groups": ["main"], "privileges": {}})[:2] == (
+        403,
+        "access",
+    )
+    assert api.ok("get_role", {"id": role})["role"]["enabled"] is True

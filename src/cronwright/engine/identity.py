@@ -141,6 +141,10 @@ class Identity:
         if doc.get("type") != "workflow":
             self.require_targets(doc.get("targets") or [])
 
+    def refuse_targets(self, targets: list[str]) -> Forbidden:
+        """The error for running on ``targets`` outside the caller's groups."""
+        return Forbidden("access", f"{self._subject()} the privilege required to run on targets: {', '.join(targets)}.")
+
     def _subject(self) -> str:
         if self.kind == "key":
             return f'API Key "{self.title}" does not have'

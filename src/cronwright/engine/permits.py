@@ -162,6 +162,10 @@ class Permits:
         if isinstance(request.get("actions"), list):
             existing = _list(current.get("actions")) if current is not None else []
             self.check_actions(who, request["actions"], event=merged, existing=existing)
+        if current is None or ("targets" in request and request["targets"] != current.get("targets")):
+            self.check_targets(who, merged.get("targets") or [])
+        if "input" in request:
+            check_input(who, request["input"])
 
     def _screen_triggers(
         self,
@@ -194,10 +198,35 @@ class Permits:
                 if pid in params and not _is_known(params[pid], pid, known):
                     del params[pid]
 
+    # ---- where jobs run
+
+    def check_targets(self, who: Identity, targets: Any) -> None:
+        """Where something will run (create, retarget, run, override, chain): for a group-limited
+        caller every target must select only servers of its groups (CRONWRIGHT DECISION; reading
+        keeps xyOps' any-match). As in server selection, a target is a server id first (allowed when
+        that server belongs to one of the caller's groups), else a group id (allowed when it is one
+        of them); an id that names neither selects nothing and passes (conformance case 71)."""
+        if who.is_admin or not who.groups:
+            return
+        listed = targets if isinstance(targets, list) else [targets]
+        servers, groups = self._catalog["servers"], self._catalog["groups"]
+        outside = []
+        for target in listed:
+            if not isinstance(target, str):
+                outside.append(str(target))
+                continue
+            server = servers.get(target)
+            if server is not None:
+                if not any(g in who.groups for g in _list(server.get("groups"))):
+                    outside.append(target)
+            elif target in groups and target not in who.groups:
+                outside.append(target)
+        if outside:
+            raise who.refuse_targets(outside)
+
     # ---- overrides
 
-    @staticmethod
-    def check_overrides(who: Identity, params: dict[str, Any], known: Iterable[dict[str, Any]] = ()) -> None:
+    def check_overrides(self, who: Identity, params: dict[str, Any], known: Iterable[dict[str, Any]] = ()) -> None:
         """``_xy_override_*`` params a caller supplies (rule 2); a value already stored under the same
         name in one of ``known`` is not re-checked."""
         known = list(known)
@@ -208,7 +237,7 @@ class Permits:
             if who.kind == "link" and key not in LINK_OVERRIDABLE:
                 raise Forbidden("access", f"A magic link cannot set {name}.")
             if key == "targets":
-                who.require_targets(override_value(key, value))
+                self.check_targets(who, override_value(key, value))
 
     # ---- runs
 
@@ -222,8 +251,7 @@ class Permits:
             same_plugin = plugin_id == event.get("plugin")
             baseline = _dict(event.get("params")) if same_plugin else {}
             request["params"] = force_locked(self._plugin(plugin_id), supplied, baseline)
-        if "targets" in request:
-            who.require_targets(request["targets"])
+        self.check_targets(who, request["targets"] if "targets" in request else event.get("targets") or [])
         if request.get("test") not in (None, False, 0, "", "0", "false") and not who.has("edit_events"):
             # a test run skips the manual-trigger and enabled checks and the category and universal
             # limits and actions: an editor's tool (docs/compatibility.md)
@@ -281,6 +309,7 @@ class Permits:
             who.require("run_jobs")
             if target is not None:
                 who.require_scope(target)
+                self.check_targets(who, target.get("targets") or [])
             if isinstance(action.get("params"), dict):
                 self.check_overrides(who, action["params"])
         elif kind in ("delete", "disable"):
@@ -352,6 +381,7 @@ class Permits:
             try:
                 who.require("edit_events")
                 if event is not None:
+                    request.pop("type", None)  # immutable, as for update_event
                     who.require_scope(event)
                     self.event_change(who, event, request)
                     who.require_scope({**event, **request})
@@ -367,8 +397,9 @@ class Permits:
     @staticmethod
     def role_change(who: Identity, role: dict[str, Any], current: dict[str, Any] | None = None) -> None:
         """A non-admin may create, change or delete only roles that grant no more than they hold:
-        privileges they have (never ``admin``), and only when their own scope is unlimited (a role's
-        categories and groups are scope for everyone who holds it)."""
+        privileges they have (never ``admin``), no category or group limits (a role's scope applies
+        to everyone who holds it, and disabling or deleting a limiting role would lift it), and only
+        when their own scope is unlimited."""
         if who.is_admin:
             return
         for doc in (current, role):
@@ -386,6 +417,13 @@ class Permits:
                 "access",
                 f"{who.title} is limited to some categories or groups: only an unlimited caller may change roles.",
             )
+        for doc in (current, role):
+            if doc is not None and (_list(doc.get("categories")) or _list(doc.get("groups"))):
+                raise Forbidden(
+                    "access",
+                    "Only an administrator may change a role that limits categories or groups "
+                    "(its scope applies to everyone who holds it).",
+                )
 
     # ---- helpers
 

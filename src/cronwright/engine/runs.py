@@ -14,6 +14,7 @@ from cronwright import jsonutil
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.common import CREDENTIAL_KEYS, LAUNCH_CONTEXT_KEYS
 from cronwright.engine.identity import Identity
+from cronwright.engine.jobs.rules import RUN_PROTECTED
 from cronwright.engine.lookup import CatalogLookup
 from cronwright.engine.permits import Permits
 from cronwright.engine.validation import validate_event_data, validate_param_values
@@ -28,36 +29,6 @@ class UploadedFile(Protocol):
     filename: str
     size: int
     stream: BinaryIO
-
-
-#: job fields only the engine sets; a run request cannot provide them
-ENGINE_KEYS = (
-    "state",
-    "until",
-    "started",
-    "completed",
-    "elapsed",
-    "now",
-    "server",
-    "groups",
-    "complete",
-    "final",
-    "code",
-    "description",
-    "pid",
-    "retry_count",
-    "retry_prev",
-    "retried",
-    "jobs",
-    "log_file_size",
-    "activity",
-    "key",
-    "source",
-    "username",
-    "updated",
-    "progress",
-    "event",
-)
 
 
 @dataclass
@@ -188,7 +159,7 @@ def _blocked(message: str) -> Conflict:
 def launch_request(run: RunRequest, store_upload: Callable[[UploadedFile, str], dict[str, Any]]) -> dict[str, Any]:
     """Step 14–15: the job request (a copy of the event with the overrides), who launched it, and the
     uploaded files stored and listed in ``input.files``."""
-    overrides = {k: v for k, v in copy.deepcopy(run.request).items() if k not in ENGINE_KEYS}
+    overrides = {k: v for k, v in copy.deepcopy(run.request).items() if k not in RUN_PROTECTED}
     request = {**copy.deepcopy(run.event), **overrides}
     request["source"] = run.who.source
     request["username"] = run.who.username

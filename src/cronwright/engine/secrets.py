@@ -11,11 +11,9 @@ every header value, the user-info, the path, every query value and the fragment 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from cronwright.engine.identity import Identity
-
-MASK = "********"
+from cronwright.notify.report import MASK, mask_url
 
 
 def present_web_hook(hook: dict[str, Any], who: Identity) -> dict[str, Any]:
@@ -29,22 +27,5 @@ def present_web_hook(hook: dict[str, Any], who: Identity) -> dict[str, Any]:
             {**h, "value": MASK} if isinstance(h, dict) and h.get("value") not in (None, "") else h for h in headers
         ]
     if isinstance(hook.get("url"), str):
-        shown["url"] = mask_url_secrets(hook["url"])
+        shown["url"] = mask_url(hook["url"])
     return shown
-
-
-def mask_url_secrets(url: str) -> str:
-    """``url`` with user-info, path, query values and fragment replaced by ``MASK`` (query names stay)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return MASK
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = MASK + "@" + netloc.rsplit("@", 1)[1]
-    path = parts.path if parts.path in ("", "/") else "/" + MASK
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = "&".join(f"{quote(name, safe='{}')}={MASK}" for name, _ in pairs) if pairs else MASK
-    return urlunsplit((parts.scheme, netloc, path, query, MASK if parts.fragment else ""))

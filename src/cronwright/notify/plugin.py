@@ -27,7 +27,7 @@ import orjson
 
 import cronwright
 from cronwright import jsonutil
-from cronwright.runner.environment import put_params
+from cronwright.runner.environment import LOWER_CASE_ONLY, ParamNames, put_params
 from cronwright.runner.launch import expand_variables
 
 from .outcome import Outcome
@@ -51,22 +51,29 @@ async def run_action_plugin(
     base_url: str,
     env: Mapping[str, str],
     timeout_s: float | None = None,
+    upper_case_params: bool = False,
 ) -> Outcome:
-    """Run ``plugin`` once; never raises."""
+    """Run ``plugin`` once; never raises. Params become environment variables as for jobs
+    (``ParamNames``: the plugin's declared ids, lower-case names, or all with ``upper_case_params``)."""
     started = time.monotonic()
-    outcome = await _run(plugin, params, data, condition, base_url, env, timeout_s)
+    defs = plugin.get("params")
+    declared = frozenset(d["id"] for d in defs or [] if isinstance(d, Mapping) and isinstance(d.get("id"), str))
+    names = ParamNames(declared=declared, upper_case=upper_case_params)
+    outcome = await _run(plugin, params, data, condition, base_url, env, timeout_s, names)
     outcome.elapsed_ms = round((time.monotonic() - started) * 1000, 3)
     return outcome
 
 
-def child_environment(env: Mapping[str, str], params: Mapping[str, Any], base_url: str) -> dict[str, str]:
-    """``env`` + ``XYOPS`` + ``XYOPS_BASE_URL`` + each param as ``<key with \\W+ → _>`` (params win
-    over ordinary host variables, but never set a protected name such as ``PATH``, ``LD_*`` or
-    ``XYOPS_*``: see ``cronwright.runner.environment.is_protected_env_name``)."""
+def child_environment(
+    env: Mapping[str, str], params: Mapping[str, Any], base_url: str, names: ParamNames = LOWER_CASE_ONLY
+) -> dict[str, str]:
+    """``env`` + ``XYOPS`` + ``XYOPS_BASE_URL`` + each param ``names`` allows as ``<key with \\W+ → _>``
+    (params win over ordinary host variables, but never set a protected name such as ``PATH``,
+    ``LD_*`` or ``XYOPS_*``: see ``cronwright.runner.environment.ParamNames``)."""
     child = {str(key): str(value) for key, value in env.items()}
     child["XYOPS"] = cronwright.__version__
     child["XYOPS_BASE_URL"] = base_url
-    put_params(child, "", params)
+    put_params(child, "", params, names=names)
     return child
 
 
@@ -92,9 +99,10 @@ async def _run(
     base_url: str,
     env: Mapping[str, str],
     timeout_s: float | None,
+    names: ParamNames,
 ) -> Outcome:
     params = params if isinstance(params, Mapping) else {}
-    child_env = child_environment(env, params, base_url)
+    child_env = child_environment(env, params, base_url, names)
     command = str(plugin.get("command") or "").strip()
     try:
         argv = [expand_variables(token, child_env) for token in shlex.split(command)]

@@ -1,8 +1,12 @@
 """The markdown report of one web hook request and its response, with secrets masked.
 
-Header values whose names look secret (``Authorization``, ``Cookie``, ``X-API-Key``, anything with
-"token", "secret", "password" …), the password of a URL's user-info and query values with such
-names are replaced by ``********``. Bodies are shown as text, cut at 32 KB.
+A report is stored on the job (``actions[].details``) and shown to everyone who may read the job,
+not only to those who may edit web hooks. So the request's URL keeps only scheme, host and query
+names (``mask_url``: user-info, path — Slack-style URLs carry their secret there —, query values
+and fragment become ``********``), and every request header value is masked except a few plain
+protocol headers (``Content-Type``, ``User-Agent``, …). Response header values whose names look
+secret (``Set-Cookie``, anything with "token", "secret", "auth" …) are masked too. Bodies are shown
+as text, cut at 32 KB.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Final
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 MASK: Final = "********"
 MAX_BODY_BYTES: Final = 32 * 1024
@@ -18,8 +22,10 @@ _SECRET_NAME: Final = re.compile(
     r"auth|cookie|token|secret|passw|pwd|api[-_]?key|apikey|session|signature|credential|private|access[-_]?key",
     re.IGNORECASE,
 )
-_QUERY_PAIR: Final = re.compile(r"([?&;])([^=&;#]+)=([^&;#]*)")
-_USERINFO: Final = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/@?#:]*):[^/@?#]*@")
+#: request headers whose values a report shows (protocol details, never credentials)
+PLAIN_REQUEST_HEADERS: Final = frozenset(
+    {"accept", "accept-encoding", "accept-language", "content-type", "content-length", "user-agent", "host"}
+)
 
 
 def is_secret_name(name: str) -> bool:
@@ -28,19 +34,33 @@ def is_secret_name(name: str) -> bool:
 
 
 def mask_url(url: str) -> str:
-    """``url`` with the user-info password and secret-looking query values masked."""
-    url = _USERINFO.sub(lambda m: f"{m.group(1)}:{MASK}@", url)
-
-    def pair(match: re.Match[str]) -> str:
-        name = match.group(2)
-        return f"{match.group(1)}{name}={MASK}" if is_secret_name(unquote(name)) else match.group(0)
-
-    return _QUERY_PAIR.sub(pair, url)
+    """``url`` with its user-info, path, query values and fragment replaced by ``MASK`` (scheme, host,
+    port and query names stay)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    if not parts.netloc:  # not a URL at all: shown only when it is the "undefined" placeholder
+        return url if url in ("", "N/A") else MASK
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = MASK + "@" + netloc.rsplit("@", 1)[1]
+    path = parts.path if parts.path in ("", "/") else "/" + MASK
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = "&".join(f"{quote(name, safe='{}')}={MASK}" for name, _ in pairs) if pairs else MASK
+    return urlunsplit((parts.scheme, netloc, path, query, MASK if parts.fragment else ""))
 
 
 def masked_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """The headers with the values of secret-looking names replaced by ``********``."""
     return [(name, MASK if is_secret_name(name) and value else value) for name, value in headers]
+
+
+def request_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Request headers as reported: every value masked but those of ``PLAIN_REQUEST_HEADERS``."""
+    return [(name, value if name.lower() in PLAIN_REQUEST_HEADERS or not value else MASK) for name, value in headers]
 
 
 def code_block(text: str, info: str = "") -> str:
@@ -60,14 +80,14 @@ def body_text(body: bytes, *, truncated: bool = False, total: int | None = None)
 
 
 def headers_block(headers: Iterable[tuple[str, str]]) -> str:
-    """Masked headers, one ``Name: value`` per line, in a code block ("(none)" when empty)."""
-    lines = [f"{name}: {value}" for name, value in masked_headers(headers)]
+    """Headers (already masked), one ``Name: value`` per line, in a code block ("(none)" when empty)."""
+    lines = [f"{name}: {value}" for name, value in headers]
     return code_block("\n".join(lines)) if lines else "(none)"
 
 
 def request_section(method: str, url: str, headers: list[tuple[str, str]], body: bytes | None) -> str:
     """``**Request:** METHOD URL``, then the headers and the body as sent."""
-    parts = [f"**Request:** {method} {mask_url(url)}", "**Request Headers:**", headers_block(headers)]
+    parts = [f"**Request:** {method} {mask_url(url)}", "**Request Headers:**", headers_block(request_headers(headers))]
     if body:
         parts += [f"**Request Body:** ({len(body):,} bytes)", code_block(body_text(body, total=len(body)))]
     else:
@@ -82,7 +102,7 @@ def response_section(
     parts = [
         f"**Response:** HTTP {status} {reason} ({elapsed_ms:,.0f} ms)".replace("  ", " "),
         "**Response Headers:**",
-        headers_block(headers),
+        headers_block(masked_headers(headers)),
     ]
     if body:
         parts += ["**Response Body:**", code_block(body_text(body, truncated=truncated))]

@@ -5,7 +5,7 @@ is in ``base``; ``JobRun`` implements it.
 """
 
 from cronwright.runner.base import KillPolicy, OutputFile, RunResult, RunSink, RunSpec, Stats
-from cronwright.runner.environment import build_environment
+from cronwright.runner.environment import ParamNames, build_environment
 from cronwright.runner.job import JobRun
 from cronwright.runner.outputs import resolve_output_files
 
@@ -13,6 +13,7 @@ __all__ = [
     "JobRun",
     "KillPolicy",
     "OutputFile",
+    "ParamNames",
     "RunResult",
     "RunSink",
     "RunSpec",

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from cronwright.runner.environment import ParamNames
+
 KillPolicy = Literal["none", "parent", "all"]
 
 
@@ -49,6 +51,9 @@ class RunSpec:
     sample_interval_s: float = 1.0
     #: batching of log output: chunks are delivered to ``RunSink.on_log`` at most this often
     log_flush_s: float = 0.05
+    #: which params become environment variables besides the deny-list (plugin-declared names;
+    #: upper-case names only with ``job_param_env = "all"``)
+    param_names: ParamNames = field(default_factory=ParamNames)
 
 
 @dataclass

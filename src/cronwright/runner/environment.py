@@ -7,7 +7,8 @@ look-ups with no side effects, so they are tested without spawning anything.
 Params (and ``data_``/``server_data_`` keys, and action-plugin params) come from whoever may run
 the job, up to an anonymous magic-link caller, so they never set a variable that changes how a
 process loads code or resolves commands, libraries, modules, configuration or hosts, nor the
-runner's own variables: ``is_protected_env_name`` decides. Such params still reach the plugin in
+runner's own variables (``is_protected_env_name``), and by default only names with a lower-case
+letter or declared by the plugin become variables at all (``ParamNames``). Such params still reach the plugin in
 the job JSON on stdin. Host variables (the conductor's environment, config ``job_env``) are not
 params and are passed unchanged.
 """
@@ -70,8 +71,34 @@ PROTECTED_ENV_PREFIXES: tuple[str, ...] = (
 
 
 def is_protected_env_name(name: str) -> bool:
-    """Whether a param (or data key) may not become the environment variable ``name``."""
+    """Whether ``name`` is on the deny-list: no param or data key may ever set it."""
     return name in PROTECTED_ENV_NAMES or name.startswith(PROTECTED_ENV_PREFIXES)
+
+
+@dataclass(frozen=True)
+class ParamNames:
+    """Which param names become environment variables besides the deny-list.
+
+    POSIX leaves environment names made only of upper-case letters, digits and ``_`` to the system
+    and its utilities (``TAR_OPTIONS``, ``RSYNC_RSH``, ``MAKEFLAGS`` … each run commands or change
+    behaviour) and the names with lower-case letters to applications. A deny-list cannot know every
+    tool, so by default a param is exported only when its name has a lower-case letter
+    (``message``, ``deployTarget``) or the plugin declares it in its param definitions (chosen by an
+    administrator: lock it if callers must not set it). ``upper_case`` (setting
+    ``job_param_env = "all"``) exports every name, as xyOps does. The deny-list always applies.
+    Whatever is not exported still reaches the plugin in the job JSON on stdin."""
+
+    declared: frozenset[str] = frozenset()
+    upper_case: bool = False
+
+    def allows(self, name: str) -> bool:
+        if is_protected_env_name(name):
+            return False
+        return self.upper_case or name in self.declared or name != name.upper()
+
+
+#: the default: lower-case names only (nothing declared)
+LOWER_CASE_ONLY = ParamNames()
 
 
 class LaunchError(Exception):
@@ -113,16 +140,22 @@ def env_name(prefix: str, key: Any) -> str:
     return prefix + _NON_WORD.sub("_", str(key))
 
 
-def put_params(env: dict[str, str], prefix: str, values: Any, skipped: list[str] | None = None) -> None:
-    """Set ``<prefix><key>`` for each entry of ``values`` (a mapping), except protected names,
-    which are appended to ``skipped``."""
+def put_params(
+    env: dict[str, str],
+    prefix: str,
+    values: Any,
+    skipped: list[str] | None = None,
+    names: ParamNames = LOWER_CASE_ONLY,
+) -> None:
+    """Set ``<prefix><key>`` for each entry of ``values`` (a mapping) that ``names`` allows; the
+    names it refuses are appended to ``skipped``."""
     if not isinstance(values, Mapping):
         return
     for key, value in values.items():
         name = env_name(prefix, key)
         if not name:
             continue
-        if is_protected_env_name(name):
+        if not names.allows(name):
             if skipped is not None:
                 skipped.append(name)
             continue
@@ -137,12 +170,12 @@ def build_environment(
     log_file: str,
     base_url: str,
     skipped: list[str] | None = None,
+    names: ParamNames = LOWER_CASE_ONLY,
 ) -> dict[str, str]:
     """The plugin process environment: ``base_env`` without ``XYOPS_*`` variables, the documented
-    job variables, every param, ``data_<k>`` per input data key and ``server_data_<k>`` per server
-    data key (later entries win, so a param may override an ordinary host variable, as in xyOps).
-    Protected names (``is_protected_env_name``) are never set from params or data; they are
-    appended to ``skipped``."""
+    job variables, the params ``names`` allows, ``data_<k>`` per input data key and
+    ``server_data_<k>`` per server data key (later entries win, so a param may override an
+    ordinary host variable, as in xyOps). Refused names are appended to ``skipped``."""
     env = {key: value for key, value in base_env.items() if not key.startswith("XYOPS_")}
     env["CRONWRIGHT"] = "1"
     env["XYOPS"] = cronwright.__version__
@@ -151,11 +184,11 @@ def build_environment(
     env["JOB_BASE_URL"] = base_url
     env["JOB_LOG"] = log_file
     env["PWD"] = str(cwd)
-    put_params(env, "", job.get("params"), skipped)
+    put_params(env, "", job.get("params"), skipped, names)
     job_input = job.get("input")
     if isinstance(job_input, Mapping):
-        put_params(env, "data_", job_input.get("data"), skipped)
-    put_params(env, "server_data_", job.get("serverData"), skipped)
+        put_params(env, "data_", job_input.get("data"), skipped, names)
+    put_params(env, "server_data_", job.get("serverData"), skipped, names)
     return env
 
 

@@ -89,7 +89,8 @@ def protected_notice(names: list[str]) -> tuple[str, ...]:
         return ()
     listed = ", ".join(dict.fromkeys(names))
     return (
-        f"Params not passed as environment variables (protected names; they are in the job JSON on stdin): "
+        "Params not passed as environment variables (protected or upper-case names not declared by the "
+        f"plugin; they are in the job JSON on stdin): "
         f"{listed:.1000}",
     )
 
@@ -100,7 +101,13 @@ def prepare_launch(spec: RunSpec) -> Launch:
     credentials = resolve_credentials(spec.uid, spec.gid)
     skipped: list[str] = []
     env = build_environment(
-        job, spec.base_env, cwd=spec.cwd, log_file=log_file, base_url=spec.base_url, skipped=skipped
+        job,
+        spec.base_env,
+        cwd=spec.cwd,
+        log_file=log_file,
+        base_url=spec.base_url,
+        skipped=skipped,
+        names=spec.param_names,
     )
     env.update(credentials.env)
     notices = protected_notice(skipped)

@@ -6,11 +6,13 @@ Entries are ``"path/or/glob"``, ``[path, filename]``, ``[path, filename, delete]
 ``filename`` is given; a glob that matches nothing yields nothing, anything else that cannot be
 used becomes a notice.
 
-The conductor, which may be root, reads these files on the job's behalf. A job that runs as the
-conductor's own user may name absolute paths (as in xyOps). A job that runs as another user
-(plugin ``uid``) may only name files inside its job directory that this user may read (owner,
-group and other permission bits): a link to ``/etc/shadow``, or to a directory only root can
-enter, yields nothing. Every file is returned by its canonical path (links resolved); the file
+The conductor, which may be root, reads these files on the job's behalf, and what a plugin prints
+can be shaped by its params (a script that echoes a param can be made to print a ``files``
+record). So a job may only name files inside its own job directory (CRONWRIGHT DECISION: xyOps
+also accepts absolute paths, which let such output attach ``/etc/shadow`` or the conductor's
+``/proc/self/environ``); a job that runs as another user (plugin ``uid``) moreover only files this
+user may read (owner, group and other permission bits). A link to a file outside, or to a
+directory only root can enter, yields nothing. Every file is returned by its canonical path (links resolved); the file
 store opens that path without following any symbolic link, so a link swapped in after this check
 is refused there.
 """
@@ -71,25 +73,25 @@ def _parse_entry(entry: Any) -> tuple[Any, Any, Any]:
     return None, None, False
 
 
-class _OtherUser:
-    """The user a job ran as when that is not the conductor's user: what it may hand over."""
+def _contains(cwd: str, path: Path) -> bool:
+    """``path`` (links resolved) is the job directory ``cwd`` (canonical) or inside it."""
+    return Path(os.path.realpath(path)).is_relative_to(cwd)
 
-    def __init__(self, uid: int, gids: frozenset[int], cwd: Path) -> None:
+
+class _OtherUser:
+    """The user a job ran as when that is not the conductor's user: what it may read."""
+
+    def __init__(self, uid: int, gids: frozenset[int]) -> None:
         self.uid = uid
         self.gids = gids
-        self.cwd = os.path.realpath(cwd)
 
     @classmethod
-    def of(cls, credentials: Credentials | None, cwd: Path) -> _OtherUser | None:
+    def of(cls, credentials: Credentials | None) -> _OtherUser | None:
         if credentials is None or credentials.user is None or credentials.user == os.geteuid():
             return None
         gids = {credentials.group} if credentials.group is not None else set()
         gids.update(credentials.extra_groups or ())
-        return cls(credentials.user, frozenset(gids), cwd)
-
-    def contains(self, path: Path) -> bool:
-        """``path`` (links resolved) is the job directory or inside it."""
-        return Path(os.path.realpath(path)).is_relative_to(self.cwd)
+        return cls(credentials.user, frozenset(gids))
 
     def may_read(self, path: Path) -> bool:
         """The permission bits of ``path`` let this user read it."""
@@ -115,7 +117,8 @@ def resolve_output_files(
     if specs is None:
         return [], []
     entries = specs if isinstance(specs, list) else [specs]
-    other = _OtherUser.of(run_as, cwd)
+    other = _OtherUser.of(run_as)
+    home = os.path.realpath(cwd)
     files: list[OutputFile] = []
     notices: list[str] = []
     seen: set[tuple[Path, str]] = set()
@@ -130,11 +133,9 @@ def resolve_output_files(
             files.append(OutputFile(path=real, filename=name, delete=delete and not path.is_symlink()))
 
     def refusal(path: Path) -> str | None:
-        if other is None:
-            return None
-        if not other.contains(path):
-            return "Output file outside the job directory ignored (the job runs as another user)"
-        if _is_regular_file(path) and not other.may_read(path):
+        if not _contains(home, path):
+            return "Output file outside the job directory ignored"
+        if other is not None and _is_regular_file(path) and not other.may_read(path):
             return "Output file not readable by the job's user ignored"
         return None
 
@@ -155,7 +156,7 @@ def resolve_output_files(
             elif path.exists():
                 notices.append(f"Output file is not a regular file: {raw_path}")
             continue
-        if other is not None and not other.contains(path.parent):
+        if not _contains(home, path.parent):
             notices.append(f"Output file pattern outside the job directory ignored: {raw_path}")
             continue
         refused = False

@@ -54,9 +54,17 @@ def get_active_server(ctx: Ctx) -> dict[str, Any]:
 
 @router.endpoint("get_global_state", style="read", summary="Get the global state", response=m.StateResult)
 def get_global_state(ctx: Ctx) -> dict[str, Any]:
-    """The scheduler switch and other global flags, plus each event's state under `events`."""
-    ctx.authenticate()
-    return {"state": ctx.conductor.state.snapshot(ctx.conductor.store.load_event_states())}
+    """The scheduler switch and other global flags, plus the state of each event the caller may see
+    under `events`."""
+    who = ctx.authenticate()
+    conductor = ctx.conductor
+    events = conductor.catalog["events"]
+    states = {
+        event_id: state
+        for event_id, state in conductor.store.load_event_states().items()
+        if who.is_admin or ((event := events.get(event_id)) is not None and who.can_see(event))
+    }
+    return {"state": conductor.state.snapshot(states)}
 
 
 @router.endpoint(

@@ -245,6 +245,7 @@ class Handlers:
             condition=str(action.get("condition")),
             base_url=self.base_url,
             env=host_environment(),
+            upper_case_params=self.settings.job_param_env == "all",
         )
 
     async def _snapshot(self, job: dict[str, Any], action: dict[str, Any], data: dict[str, Any]) -> Outcome:

@@ -33,7 +33,7 @@ from cronwright.engine.jobs.launch import Launcher, LaunchError
 from cronwright.engine.jobs.limits import count_conditions, daily_count, due_limits, limit_message, local_day
 from cronwright.engine.jobs.logstore import LogStore
 from cronwright.engine.jobs.recovery import recover_jobs
-from cronwright.engine.jobs.rules import ENGINE_FIELDS, WAITING_STATES, first_limit, is_enabled, limit_amount
+from cronwright.engine.jobs.rules import OUTPUT_PROTECTED, WAITING_STATES, first_limit, is_enabled, limit_amount
 from cronwright.engine.jobs.worker import LocalWorker
 from cronwright.engine.permits import Permits
 from cronwright.engine.servers import ServerRegistry
@@ -75,6 +75,7 @@ class JobEngine:
             base_url=settings.public_url,
             kill_timeout_s=settings.child_kill_timeout_s,
             sample_interval_s=settings.job_sample_interval_s,
+            upper_case_params=settings.job_param_env == "all",
         )
         self.finisher = Finisher(self)
         self.active: dict[str, dict[str, Any]] = {}
@@ -599,7 +600,7 @@ class JobEngine:
         if job is None:
             return
         # update_event/delete_event take effect at finish, where they are authorized (Permits.screen_outputs)
-        clean = {k: v for k, v in changes.items() if k not in ENGINE_FIELDS and k not in _AT_FINISH}
+        clean = {k: v for k, v in changes.items() if k not in OUTPUT_PROTECTED and k not in _AT_FINISH}
         job.update(clean)
         job["updated"] = self._clock.now()
         self.mark_dirty(job_id)

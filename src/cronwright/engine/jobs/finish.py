@@ -18,7 +18,7 @@ from cronwright.engine.common import public_reason
 from cronwright.engine.jobs.launch import LaunchError
 from cronwright.engine.jobs.limits import count_conditions, local_day
 from cronwright.engine.jobs.rules import (
-    ENGINE_FIELDS,
+    OUTPUT_PROTECTED,
     completion_conditions,
     final_tags,
     first_limit,
@@ -109,7 +109,7 @@ class Finisher:
     async def _finish(self, job: dict[str, Any], outcome: Outcome) -> None:
         engine = self._engine
         job["state"] = "finishing"
-        fields = {k: v for k, v in outcome.fields.items() if k not in ENGINE_FIELDS}
+        fields = {k: v for k, v in outcome.fields.items() if k not in OUTPUT_PROTECTED}
         for note in engine.permits.screen_outputs(job, fields):  # update_event/delete_event need authority
             engine.launcher.note(job, note)
         job.update(fields)

@@ -72,6 +72,72 @@ ENGINE_FIELDS = frozenset(
         "type",
     }
 )
+#: what a job runs, where, for whom, with which rules and what follows it: set at launch (from the
+#: event, the run request, the plugin and the engine) and read again later (retries, actions,
+#: finishing). A plugin's output never changes these (docs/security.md, "What a job may hand back").
+JOB_INPUT_FIELDS = frozenset(
+    {
+        "type",
+        "category",
+        "plugin",
+        "targets",
+        "algo",
+        "expression",
+        "workflow",
+        "params",
+        "parent",
+        "test",
+        "test_actions",
+        "test_limits",
+        "test_conditions",
+        "invisible",
+        "ephemeral",
+        "priority",
+        "post_data",
+        "env",
+        "uid",
+        "gid",
+        "command",
+        "script",
+        "kill",
+        "runner",
+        "cwd",
+        "secrets",
+        "serverData",
+        "stype",
+        "suspended",
+        "retry_ok",
+        "abort_reason",
+        "setup_error",
+        "event_title",
+        "event_revision",
+    }
+)
+#: what a plugin's output (live updates and its result) may not set
+OUTPUT_PROTECTED = ENGINE_FIELDS | JOB_INPUT_FIELDS
+#: what a ``run_event`` request may override (events.md §3.7 step 14); every other engine or input
+#: field comes from the event, the plugin and the engine only
+RUN_OVERRIDABLE = frozenset(
+    {
+        "plugin",
+        "targets",
+        "algo",
+        "expression",
+        "params",
+        "input",
+        "actions",
+        "limits",
+        "tags",
+        "label",
+        "priority",
+        "test",
+        "test_actions",
+        "test_limits",
+        "test_conditions",
+        "post_data",
+    }
+)
+RUN_PROTECTED = (ENGINE_FIELDS | JOB_INPUT_FIELDS | {"progress"}) - RUN_OVERRIDABLE
 _NON_WORD = re.compile(r"\W+")
 
 

@@ -189,9 +189,10 @@ class JobService:
         who = authenticate()
         who.require("abort_jobs")
         job = self._engine.active.get(params["id"])
+        if job is not None:
+            who.require_scope(job)
         if job is None or job.get("complete") or job["state"] == "finishing":
             raise NotFound("job", f"Job not found or is no longer active: {params['id']}")
-        who.require_scope(job)
         actor = f"API Key: {who.title}" if who.kind == "key" else f"user: {who.username}"
         self._engine.abort(job["id"], f"Manually aborted by {actor}")
         self._record("job_abort", who, origin, job)
@@ -200,7 +201,9 @@ class JobService:
         require_params(params, {"id": ID_RE})
         who = authenticate()
         who.require("delete_jobs")
-        if params["id"] in self._engine.active:
+        live = self._engine.active.get(params["id"])
+        if live is not None:
+            who.require_scope(live)  # scope first: an out-of-scope caller learns nothing of the job
             raise Conflict("job", f"Cannot delete a job that is still active: {params['id']}")
         job = self._store.get_job(params["id"])
         if job is None:
@@ -243,7 +246,9 @@ class JobService:
         require_params(params, {"id": ID_RE, "tags": "array"})
         who = authenticate()
         who.require("tag_jobs")
-        if params["id"] in self._engine.active:
+        live = self._engine.active.get(params["id"])
+        if live is not None:
+            who.require_scope(live)
             raise Conflict("job", "Cannot update tags of running job.")
         job = self._store.get_job(params["id"])
         if job is None:
@@ -282,9 +287,10 @@ class JobService:
         who = authenticate()
         who.require("run_jobs")
         job = self._engine.active.get(params["id"])
+        if job is not None:
+            who.require_scope(job)
         if job is None or job["state"] not in ("start_delay", "retry_delay"):
             raise Conflict("job", f"Job is not in a delay state: {params['id']}")
-        who.require_scope(job)
         job["until"] = self._clock.now()
         self._engine.persist(job)
         self._engine.kick()
@@ -294,9 +300,10 @@ class JobService:
         who = authenticate()
         who.require("run_jobs")
         job = self._engine.active.get(params["id"])
+        if job is not None:
+            who.require_scope(job)
         if job is None or job["state"] != "suspended":
             raise Conflict("job", f"Job is not suspended: {params['id']}")
-        who.require_scope(job)
         self._engine.launcher.note(job, f"Resumed by {who.username}")
         self._engine.resume(job["id"])
         self._record("job_resume", who, origin, job)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from cronwright.engine.jobs.filestore import FileStore, clean_filename
-from cronwright.runner import JobRun, KillPolicy, RunResult, RunSpec
+from cronwright.runner import JobRun, KillPolicy, ParamNames, RunResult, RunSpec
 from cronwright.runner.environment import LaunchError, resolve_credentials
 
 #: host variables never passed to jobs (credentials and settings of this server)
@@ -57,6 +57,12 @@ class _Sink:
         self._updates.job_notice(self._id, message)
 
 
+def declared_params(plugin: dict[str, Any] | None) -> frozenset[str]:
+    """The param ids a plugin's definitions declare (exported to the environment whatever their case)."""
+    defs = (plugin or {}).get("params")
+    return frozenset(d["id"] for d in defs or [] if isinstance(d, dict) and isinstance(d.get("id"), str))
+
+
 def host_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIXES)}
 
@@ -86,8 +92,10 @@ class LocalWorker:
         base_url: str,
         kill_timeout_s: float,
         sample_interval_s: float,
+        upper_case_params: bool = False,
     ) -> None:
         self.work_root = work_root
+        self._upper_case_params = upper_case_params
         self._files = files
         self._updates = updates
         self._base_url = base_url
@@ -131,6 +139,7 @@ class LocalWorker:
             gid=job.get("gid") or None,
             base_url=self._base_url,
             sample_interval_s=self._sample_interval_s,
+            param_names=ParamNames(declared=declared_params(plugin), upper_case=self._upper_case_params),
         )
         return JobRun(spec, _Sink(job["id"], self._updates))
 
