@@ -130,6 +130,7 @@ def test_cookie_post_changes_state(server: Server, api: Api, cookie: str) -> Non
     [
         {"Origin": "https://evil.example"},
         {"Origin": "null"},
+        {"Origin": "http://["},
         {"Sec-Fetch-Site": "cross-site"},
         {"Sec-Fetch-Site": "same-site"},
     ],
@@ -143,15 +144,17 @@ def test_cross_site_cookie_post_is_refused(server: Server, api: Api, cookie: str
 
 
 def test_cross_site_login_is_refused(server: Server) -> None:
-    """A login posted from another site's page (login CSRF) is 403 `csrf` and sets no cookie."""
-    response = httpx.post(
-        f"{server.url}/api/user/login/v1",
-        json={"username": "admin", "password": ADMIN_PASSWORD},
-        headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
-        timeout=30,
-    )
-    assert (response.status_code, response.json()["code"]) == (403, "csrf"), response.text
-    assert "session_id" not in response.cookies
+    """A login posted from another site's page (login CSRF), or with a malformed Origin, is 403
+    `csrf` and sets no cookie."""
+    for headers in ({"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, {"Origin": "http://]"}):
+        response = httpx.post(
+            f"{server.url}/api/user/login/v1",
+            json={"username": "admin", "password": ADMIN_PASSWORD},
+            headers=headers,
+            timeout=30,
+        )
+        assert (response.status_code, response.json()["code"]) == (403, "csrf"), response.text
+        assert "session_id" not in response.cookies
 
 
 def test_api_key_get_keeps_working(api: Api, tmp_path: Path) -> None:

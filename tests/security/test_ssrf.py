@@ -80,7 +80,10 @@ class Receiver:
         self._server = server_class((self.host, 0), Handler)
         self._server.daemon_threads = True
         if self.ssl_context is not None:
-            self._server.socket = self.ssl_context.wrap_socket(self._server.socket, server_side=True)
+            # the handshake happens in the handler thread, so a client that aborts it cannot block accept()
+            self._server.socket = self.ssl_context.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self.port = int(self._server.server_address[1])
 
     def url(self, path: str = "/", host: str | None = None, scheme: str = "http") -> str:

@@ -74,3 +74,14 @@ def test_contradictory_bounds_are_an_empty_window() -> None:
     """Separate terms that cannot both hold leave since > until (matches nothing) rather than failing."""
     found = parse_activity_filter("date:>=300 date:<=100")
     assert found.since == 300 and found.until == 100
+
+
+def test_long_queries_are_refused_without_a_regex_scan() -> None:
+    """A query longer than MAX_QUERY_CHARS is an api error, and a long one without colons is
+    refused after one linear pass (a regex scan of it used to take quadratic time)."""
+    from cronwright.engine.activity import MAX_QUERY_CHARS
+
+    with pytest.raises(CwError, match="longer than"):
+        parse_activity_filter("x" * (MAX_QUERY_CHARS + 1))
+    with pytest.raises(CwError, match="field:value"):
+        parse_activity_filter("x" * MAX_QUERY_CHARS)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cronwright.engine.validation import js_loose_true, js_string, js_truthy, js_typeof
-from cronwright.engine.validation.patterns import compile_user_regex
+from cronwright.engine.validation.patterns import RegexTooCostly, compile_user_regex
 from cronwright.errors import CwError
 from tests.unit._validation_data import api_message
 
@@ -127,7 +127,7 @@ def test_js_loose_true(value: Any, expected: bool) -> None:
         ("^abc$", "abc", True),
         ("^abc$", "abc\n", False),
         (r"^\w+$", "caf\u00e9", False),
-        (r"(?<year>\d{4})-\k<year>", "2024-2024", True),
+        (r"(?<year>\d{4})-\d{2}", "2024-01", True),
         ("[]", "anything", False),
         ("^[^]$", "\n", True),
         ("[a-z[]", "[", True),
@@ -147,12 +147,23 @@ def test_user_regex_js_dialect(pattern: str, text: str, matches: bool) -> None:
         ("a{2,1}", "Invalid regular expression: a{2,1}: "),
         (r"\q", "Invalid regular expression: \\q: "),
         ("x" * 1001, "Invalid regular expression: pattern longer than 1000 characters"),
+        (r"(a)\1", "Invalid regular expression: (a)\\1: "),
+        ("^(?=.*[0-9])", "Invalid regular expression: ^(?=.*[0-9]): "),
         (5, "Invalid regular expression: pattern must be a string"),
     ],
 )
 def test_user_regex_errors(pattern: Any, message_start: str) -> None:
     """Uncompilable, oversized or non-string patterns give "Invalid regular expression: ..."."""
     assert api_message(lambda: compile_user_regex(pattern)).startswith(message_start)
+
+
+def test_user_regex_runs_in_linear_time() -> None:
+    """A catastrophic-backtracking pattern answers at once (Python's re would take hours here), and a
+    text too long for the step budget is reported instead of searched forever."""
+    evil = compile_user_regex("^(a+)+$")
+    assert evil.search("a" * 40 + "!") is False and evil.search("a" * 40) is True
+    with pytest.raises(RegexTooCostly):
+        compile_user_regex("^[a-z]+$").search("a" * 1_000_000)
 
 
 REGEX_TEXT = st.text(alphabet="ab()[]{}^$*+?|\\-.:<>=!kPdws0123,&~", max_size=14)

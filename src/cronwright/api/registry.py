@@ -210,4 +210,7 @@ def _cross_site(call: Call, base_url: str) -> bool:
     hosts = {call.host.lower()}
     if base_url:
         hosts.add(urlsplit(base_url).netloc.lower())
-    return urlsplit(origin).netloc not in hosts
+    try:
+        return urlsplit(origin).netloc not in hosts
+    except ValueError:  # e.g. "http://[": not an origin we serve
+        return True

@@ -75,7 +75,9 @@ def public_row(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in ("ip", "ips", "headers")}
 
 
-_TERM = re.compile(r"(\w+):(\S+)")
+_NAME = re.compile(r"\w+")
+#: the longest activity query accepted (queries are a few terms)
+MAX_QUERY_CHARS = 4096
 _EPOCH = re.compile(r"^\d{1,15}\Z")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})\Z")
 _COMPARISON = re.compile(r"^(>=|<=|>|<)?(.+)\Z")
@@ -105,14 +107,19 @@ def parse_activity_filter(query: str) -> ActivityFilter:
     text = query.strip()
     if text in ("", "*"):
         return ActivityFilter()
-    rest = _TERM.sub(" ", text).strip()
-    if rest:
-        raise api_error(f"Invalid search query: {rest!r} (use field:value terms, e.g. action:event_update)")
+    if len(text) > MAX_QUERY_CHARS:
+        raise api_error(f"Invalid search query: longer than {MAX_QUERY_CHARS} characters")
+    terms: list[tuple[str, str]] = []
+    for token in text.split():  # linear: no regex scan over an untrusted query
+        name, colon, value = token.partition(":")
+        if not colon or not value or not _NAME.fullmatch(name):
+            raise api_error(f"Invalid search query: {token[:100]!r} (use field:value terms, e.g. action:event_update)")
+        terms.append((name, value))
     actions: list[str] = []
     keywords: list[str] = []
     since: int | None = None
     until: int | None = None
-    for name, value in _TERM.findall(text):
+    for name, value in terms:
         if name == "date":
             low, high = _parse_date_term(value)
             if low is not None:

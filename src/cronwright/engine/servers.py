@@ -17,7 +17,7 @@ import psutil
 from cronwright.clock import Clock
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.identity import Identity
-from cronwright.engine.validation.patterns import compile_user_regex
+from cronwright.engine.validation.patterns import RegexTooCostly, compile_user_regex
 from cronwright.errors import CwError
 from cronwright.store.base import DuplicateId
 
@@ -87,7 +87,7 @@ class ServerRegistry:
             try:
                 if compile_user_regex(group.get("hostname_match")).search(hostname):
                     matched.append(group["id"])
-            except CwError:  # an invalid pattern stored before validation existed matches nothing
+            except (CwError, RegexTooCostly):  # an invalid (or too costly) pattern matches nothing
                 continue
         return matched
 

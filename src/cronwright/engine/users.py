@@ -32,6 +32,9 @@ from cronwright.store.base import DuplicateId, StaleWrite, StoreWriter
 
 PRIVATE_USER_KEYS = ("password", "salt")
 USERNAME_RE = re.compile(r"^[\w.\-]+\Z", re.ASCII)
+#: new user names also start with a letter, digit or ``_`` (no ``..``, ``.git`` or ``-x``: names
+#: end up in storage paths)
+NEW_USERNAME_RE = re.compile(r"^\w[\w.\-]*\Z", re.ASCII)
 MAX_USERNAME_LEN = 64
 MIN_PASSWORD_LEN = 8
 _EMAIL_RE = re.compile(r"^\S+@\S+\Z")
@@ -104,6 +107,8 @@ class UserService:
 
     async def admin_create(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> dict[str, Any]:
         username = _username_param(params)
+        if not NEW_USERNAME_RE.match(username):
+            raise api_error("Malformed parameter: username (must start with a letter, digit or underscore)")
         password = params.get("password")
         if password is None or password == "":
             raise api_error("Missing parameter: password")

@@ -121,7 +121,8 @@ class RunSink(Protocol):
 
     def on_update(self, changes: dict[str, Any]) -> None:
         """A protocol record changed the job: keys such as ``progress``, ``status``, ``perf``,
-        ``label``, ``table``, ``html``, and ``data`` (the accumulated value) — never ``code`` or
+        ``label``, ``table``, ``html``, and ``data`` (the accumulated value itself, updated in place by
+        later records: read it, copy it to keep a snapshot) — never ``code`` or
         ``complete`` (those arrive in the result). ``cpu``/``mem`` samples arrive here too as
         ``{"cpu": Stats.as_dict(), "mem": Stats.as_dict()}`` about every ``sample_interval_s``
         (this doubles as the heartbeat)."""

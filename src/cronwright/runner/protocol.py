@@ -50,10 +50,14 @@ def is_success_code(code: Any) -> bool:
 
 
 def merge_values(target: dict[str, Any], changes: dict[str, Any]) -> None:
-    """Merge key by key: the later value wins, but two arrays are concatenated."""
+    """Merge key by key: the later value wins, but two arrays are concatenated (in place, so many
+    small records cost time linear in their total size)."""
     for key, value in changes.items():
         old = target.get(key)
-        target[key] = old + value if isinstance(old, list) and isinstance(value, list) else value
+        if isinstance(old, list) and isinstance(value, list):
+            old.extend(value)
+        else:
+            target[key] = list(value) if isinstance(value, list) else value
 
 
 class OutputInterpreter:
@@ -187,7 +191,7 @@ class OutputInterpreter:
                     continue
                 target = self.result.data if key == "data" else self.result.fields.setdefault(key, {})
                 merge_values(target, value)
-                changes[key] = dict(target)
+                changes[key] = target  # the accumulated value itself: copying it per record is quadratic
             elif key == "push":
                 self._push(value)
             elif key == "files":

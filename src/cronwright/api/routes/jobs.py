@@ -22,7 +22,7 @@ _TEXT = "text/plain; charset=utf-8"
 _NO_STORE = {"cache-control": "no-store"}
 HEARTBEAT_S = 15.0
 #: the most log text held for one ``stream_job`` client that does not keep up (characters)
-STREAM_LOG_BUFFER_CHARS = 256 * 1024
+STREAM_LOG_BUFFER_CHARS = 64 * 1024
 
 
 @router.endpoint("get_active_jobs", style="read", summary="List unfinished jobs", response=m.JobList)

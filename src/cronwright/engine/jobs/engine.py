@@ -51,6 +51,8 @@ ABORT_GRACE_S = 10.0
 #: pause between attempts to store a job's ``active`` record while the database refuses it
 ACTIVATE_RETRY_S = 1.0
 SHUTDOWN_REASON = "Aborted: Cronwright was shut down while the job was running."
+#: the most tags, actions and limits a job may push (each)
+MAX_PUSHED_ITEMS = 1000
 #: job output keys applied only when the job finishes (never by a live update)
 _AT_FINISH = frozenset({"update_event", "delete_event"})
 
@@ -607,23 +609,40 @@ class JobEngine:
         self.notify(job_id, "update", clean)
 
     def job_push(self, job_id: str, push: dict[str, list[Any]]) -> None:
-        """Append pushed ``tags``, ``actions`` and ``limits``; actions and limits are validated and
-        authorized by the job's principal first (``Permits.screen_pushed``), refused ones noted."""
+        """Append pushed ``tags``, ``actions`` and ``limits`` (at most ``MAX_PUSHED_ITEMS`` of each on
+        a job; the cap is noted once); actions and limits are validated and authorized by the job's
+        principal first (``Permits.screen_pushed``), refused ones noted. Lists grow in place, so many
+        small pushes cost time linear in their number."""
         job = self.active.get(job_id)
         if job is None:
             return
-        screened, notes = self.permits.screen_pushed(job, push)
+        wanted: dict[str, list[Any]] = {}
+        for key in ("tags", "actions", "limits"):
+            items = push.get(key)
+            if not isinstance(items, list):
+                continue
+            room = MAX_PUSHED_ITEMS - len(job.get(key) or [])
+            if len(items) > room:
+                if room > 0:
+                    self.launcher.note(job, f"Pushed {key} beyond {MAX_PUSHED_ITEMS:,} per job are ignored.")
+                items = items[: max(0, room)]
+            if items:
+                wanted[key] = items
+        if not wanted:
+            return
+        screened, notes = self.permits.screen_pushed(job, wanted)
         for note in notes:
             self.launcher.note(job, note)
-        tags = push.get("tags")
-        if isinstance(tags, list):
-            job["tags"] = list(job.get("tags") or []) + [t for t in tags if isinstance(t, str)]
+        screened["tags"] = [t for t in wanted.get("tags", ()) if isinstance(t, str)]
         for key, items in screened.items():
             if key == "actions":
                 items = [{**a, "source": "job"} for a in items]
-            job[key] = list(job.get(key) or []) + items
+            current = job.get(key)
+            if not isinstance(current, list):
+                current = job[key] = []
+            current.extend(items)
         self.mark_dirty(job_id)
-        if self.actions is not None and self.actions.collect(job, ["instant"]):
+        if screened.get("actions") and self.actions is not None and self.actions.collect(job, ["instant"]):
             task = asyncio.get_running_loop().create_task(self.actions.run(job, ["instant"]))
             self._instant.setdefault(job_id, set()).add(task)
             self._tasks.add(task)

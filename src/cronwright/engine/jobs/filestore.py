@@ -68,7 +68,8 @@ class FileStore:
         (data_dir / "files").mkdir(parents=True, exist_ok=True)
 
     def _new_key(self, *parts: str, filename: str) -> str:
-        return "/".join(("files", *parts, secrets.token_hex(8), clean_filename(filename)))
+        # every part is cleaned like a file name: a user named ".." must not climb out of files/
+        return "/".join(("files", *(clean_filename(p) for p in parts), secrets.token_hex(8), clean_filename(filename)))
 
     def path_of(self, key: str) -> Path | None:
         """The local path of a storage key, or None when the key is not a safe ``files/…`` key."""

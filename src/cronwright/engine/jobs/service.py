@@ -191,8 +191,10 @@ class JobService:
         job = self._engine.active.get(params["id"])
         if job is not None:
             who.require_scope(job)
-        if job is None or job.get("complete") or job["state"] == "finishing":
+        if job is None:
             raise NotFound("job", f"Job not found or is no longer active: {params['id']}")
+        if job.get("complete") or job["state"] == "finishing":
+            raise Conflict("job", f"Job is already finishing (it can no longer be aborted): {params['id']}")
         actor = f"API Key: {who.title}" if who.kind == "key" else f"user: {who.username}"
         self._engine.abort(job["id"], f"Manually aborted by {actor}")
         self._record("job_abort", who, origin, job)

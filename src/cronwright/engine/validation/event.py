@@ -29,6 +29,7 @@ from cronwright.engine.validation.patterns import (
     ID_RE,
     NON_SPACE_RE,
     WORD_RE,
+    regex_budget,
 )
 from cronwright.engine.validation.triggers import validate_triggers
 from cronwright.errors import api_error
@@ -74,6 +75,15 @@ def validate_event_data(event: Any, lookup: Lookup) -> None:
     """
     if not isinstance(event, dict):
         raise api_error("Malformed event data (must be object)")
+    with regex_budget(EVENT_REGEX_STEPS):  # every user-regex check of this event shares one budget
+        _validate_event_data(event, lookup)
+
+
+#: regex steps all user-regex checks of one event (or run request) may take together (≈0.15 s)
+EVENT_REGEX_STEPS = 300_000
+
+
+def _validate_event_data(event: dict[str, Any], lookup: Lookup) -> None:
     validate_optional_params(event, OPTIONAL_EVENT_RULES)  # 1
     params = _check_params(event)  # 2, 3
     plugin = _check_references(event, lookup)  # 4

@@ -20,6 +20,8 @@ from cronwright.engine.validation.patterns import (
     PARAM_ID_RE,
     PARAM_ID_START_RE,
     RESERVED_WORDS,
+    RegexTooCostly,
+    UserRegex,
     compile_user_regex,
 )
 from cronwright.errors import CwError, api_error
@@ -112,8 +114,15 @@ def validate_param_values(defs: Any, values: Any, prefix: str) -> None:
         if text == "":
             continue
         regex = item.get("regex")
-        if js_truthy(regex) and not _user_regex(regex, f"{prefix}: Parameter '{ident}'").search(text):
-            raise api_error(f"{prefix}: Parameter '{ident}' value is invalid.")
+        if js_truthy(regex):
+            try:
+                matched = _user_regex(regex, f"{prefix}: Parameter '{ident}'").search(text)
+            except RegexTooCostly:
+                raise api_error(
+                    f"{prefix}: Parameter '{ident}' value could not be checked (too long for its regular expression)."
+                ) from None
+            if not matched:
+                raise api_error(f"{prefix}: Parameter '{ident}' value is invalid.")
         numeric_range = parse_range(item.get("range"))
         if numeric_range is not None and not _in_range(value, text, numeric_range):
             raise api_error(f"{prefix}: Parameter '{ident}' value is invalid (range).")
@@ -174,7 +183,7 @@ def _check_definition_body(item: dict[str, Any], prefix: str, require_title: boo
             raise api_error(f"{prefix}: Toolset data must contain a non-empty tools array")
 
 
-def _user_regex(pattern: Any, prefix: str) -> re.Pattern[str]:
+def _user_regex(pattern: Any, prefix: str) -> UserRegex:
     """Compile a definition's regex; a failure names the definition ("<prefix>: Invalid regular expression: ...")."""
     try:
         return compile_user_regex(pattern)
