@@ -164,6 +164,8 @@ def test_user_regex_runs_in_linear_time() -> None:
     assert evil.search("a" * 40 + "!") is False and evil.search("a" * 40) is True
     with pytest.raises(RegexTooCostly):
         compile_user_regex("^[a-z]+$").search("a" * 1_000_000)
+    assert compile_user_regex("(?:){4294967294}").search("x") is True  # an empty item repeated stays empty
+    assert api_message(lambda: compile_user_regex("a{1000000}")).startswith("Invalid regular expression: ")
 
 
 REGEX_TEXT = st.text(alphabet="ab()[]{}^$*+?|\\-.:<>=!kPdws0123,&~", max_size=14)

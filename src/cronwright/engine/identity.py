@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from cronwright.engine.catalog import Collection
@@ -76,6 +76,20 @@ class Identity:
     def powerless(cls, kind: IdentityKind, username: str, title: str = "") -> Identity:
         """An identity without privileges, limited to nothing (a deleted key, a magic link)."""
         return cls(kind=kind, username=username, title=title or username, privileges={}, categories=("",), groups=("",))
+
+    def intersect(self, other: Identity) -> Identity:
+        """What both may do: privileges both hold, scope both allow (this one's name and kind)."""
+        if other.is_admin:
+            return self
+        if self.is_admin:
+            return replace(other, kind=self.kind, username=self.username, title=self.title)
+        privileges = {p: True for p, granted in self.privileges.items() if granted and other.has(p)}
+        return replace(
+            self,
+            privileges=privileges,
+            categories=_meet(self.categories, other.categories),
+            groups=_meet(self.groups, other.groups),
+        )
 
     @property
     def is_admin(self) -> bool:
@@ -153,6 +167,15 @@ class Identity:
         if self.kind == "link":
             return "A magic link does not have"
         return "You do not have"
+
+
+def _meet(mine: tuple[str, ...], theirs: tuple[str, ...]) -> tuple[str, ...]:
+    """The scope both limits allow (empty = unlimited; nothing in common = nothing)."""
+    if not mine:
+        return theirs
+    if not theirs:
+        return mine
+    return tuple(c for c in mine if c in theirs) or ("",)
 
 
 def _strings(value: Any) -> Iterable[str]:

@@ -17,7 +17,7 @@ from cronwright.engine.validation import (
     validate_param_definitions,
 )
 from cronwright.engine.validation.patterns import compile_user_regex
-from cronwright.errors import BadRequest, Conflict, CwError
+from cronwright.errors import BadRequest, Conflict, CwError, Forbidden
 from cronwright.notify import WEB_HOOK_DEFAULTS, validate_web_hook
 
 PLUGIN_TYPES = ("event", "monitor", "action", "scheduler")
@@ -112,6 +112,20 @@ def _validate_group(doc: dict[str, Any], catalog: Catalog, creating: bool) -> No
         raise BadRequest("group", f"Invalid hostname match: {exc.description}") from None
 
 
+def _authorize_group(
+    permits: Permits, who: Identity, after: dict[str, Any] | None, before: dict[str, Any] | None
+) -> None:
+    """A group's ``hostname_match`` decides which servers it holds, so for a caller limited to some
+    groups changing it would widen their own scope: only callers without group limits may."""
+    if who.is_admin or not who.groups or after is None:
+        return
+    if before is None or after.get("hostname_match") != before.get("hostname_match"):
+        raise Forbidden(
+            "access",
+            f"{who.title} is limited to some groups: only an unlimited caller may set a group's hostname match.",
+        )
+
+
 def _validate_plugin(doc: dict[str, Any], catalog: Catalog, creating: bool) -> None:
     if doc.get("type") not in PLUGIN_TYPES:
         raise invalid("type", "must be one of " + ", ".join(PLUGIN_TYPES))
@@ -181,6 +195,7 @@ GROUPS = Kind(
     defaults={"max_jobs_per_server": 0},
     sort_order=True,
     validate=_validate_group,
+    authorize=_authorize_group,
 )
 
 PLUGINS = Kind(

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cronwright.engine.catalog import Catalog
-from cronwright.engine.jobs.rules import first_limit, limit_amount
+from cronwright.engine.jobs.rules import event_request, first_limit, limit_amount
 from cronwright.engine.permits import Permits
 from cronwright.engine.runs import UploadedFile, merge_json_field
 from cronwright.engine.throttle import HitLimiter
@@ -104,7 +104,7 @@ class MagicLinks:
             validate_param_values(plugin.get("params") or [], params, "Plugin")
         validate_param_values(event.get("fields") or [], params, "Event")
         self._check_files(event, files)
-        request = copy.deepcopy(event)
+        request = event_request(event)
         request.pop("username", None)
         request.update(params=params, source="magic")
         if job_input is not None:

@@ -26,10 +26,11 @@ The rules:
    scope on its target event, ``delete``/``disable`` need ``delete_events``/``edit_events`` on the
    event they act on (for a category's actions: on that category), and an action plugin's locked
    params follow rule 1. Actions already stored unchanged are not re-checked.
-4. **Jobs act for whoever launched them** (``job_principal``): the user or API key of a
-   ``run_event`` (read again at the time of the check, so a revoked key loses its power at once),
-   inherited along ``run_event`` chains; a job nobody launched by hand has its event's authority
-   (``Identity.for_event``).
+4. **A job acts for whoever launched it, capped by its event** (``job_principal``): the user or
+   API key of a ``run_event`` (read again at the time of the check, so a revoked key loses its power
+   at once), nobody for a magic link, the event itself for schedules and other automatic launches;
+   inherited along chains and retries (the job's ``principal``); and never more than the event's
+   own authority (``Identity.for_event``), since an editor may have shaped what the job prints.
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ from typing import Any
 
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.identity import Identity
+from cronwright.engine.jobs.rules import EVENT_FORBIDDEN_KEYS
 from cronwright.engine.lookup import CatalogLookup
 from cronwright.engine.privileges import privilege_title
 from cronwright.engine.validation import validate_actions, validate_limits
+from cronwright.engine.validation.jsvalue import js_truthy
 from cronwright.errors import CwError, Forbidden
 
 #: ``_xy_override_<key>`` params may set these job fields, and no others (CRONWRIGHT DECISION)
@@ -76,6 +79,31 @@ def override_value(key: str, value: Any) -> Any:
     return value
 
 
+def launch_principal(request: dict[str, Any]) -> str:
+    """The principal tag of a new job (stored as its ``principal``): an inherited one (chains,
+    retries), else by source: ``user:NAME`` / ``key:ID`` for ``run_event``, ``link`` for magic
+    links, ``event`` for everything nobody launched by hand."""
+    inherited = request.get("principal")
+    if isinstance(inherited, str) and inherited:
+        return inherited
+    source = request.get("source")
+    if source == "key" and request.get("key"):
+        return f"key:{request['key']}"
+    if source == "user" and request.get("username"):
+        return f"user:{request['username']}"
+    if source == "magic":
+        return "link"
+    return "event"
+
+
+def job_principal_tag(job: dict[str, Any]) -> str:
+    """A job's principal tag; jobs stored before the field existed derive it from their source."""
+    tag = job.get("principal")
+    if isinstance(tag, str) and tag:
+        return tag
+    return launch_principal({k: job.get(k) for k in ("source", "key", "username")})
+
+
 def usable_key(record: dict[str, Any] | None, now: float) -> bool:
     """An API key record that may act: active and not expired."""
     if not record or not record.get("active"):
@@ -94,35 +122,33 @@ class Permits:
     # ---- who a job acts for
 
     def job_principal(self, job: dict[str, Any]) -> Identity:
-        """The authority a job acts with (rule 4)."""
-        source = job.get("source")
-        roles = self._catalog["roles"]
-        if source in ("user", "key", "action"):
-            key_id = job.get("key")
-            if key_id:
-                record = self._catalog["api_keys"].get(key_id)
-                if usable_key(record, self._now()):
-                    assert record is not None
-                    return Identity.from_record("key", record, roles)
-                return Identity.powerless("key", str(key_id))
-            username = job.get("username")
-            if source == "user" or (source == "action" and username):
-                user = self._catalog["users"].get(username)
-                if user is not None and user.get("active"):
-                    return Identity.from_record("user", user, roles)
-                return Identity.powerless("user", str(username))
-            if source == "key":
-                return Identity.powerless("key", "(unknown)")
-        return Identity.for_event(self._home_event(job))
+        """The authority a job acts with (rule 4): what its launcher holds, never more than its event's
+        own authority (``Identity.for_event``). Who wrote the job's params is not known (an editor can
+        shape what an administrator's run prints), so even an administrator's job acts as its event."""
+        event_authority = Identity.for_event(self._home_event(job))
+        launcher = self._launcher(job_principal_tag(job))
+        return event_authority if launcher is None else launcher.intersect(event_authority)
 
-    @staticmethod
-    def principal_fields(job: dict[str, Any]) -> dict[str, Any]:
-        """What a job launched by ``job`` (a ``run_event`` chain) inherits to act for the same principal."""
-        if job.get("source") in ("user", "key", "action"):
-            fields = {k: job[k] for k in ("username", "key") if job.get(k)}
-            if fields:
-                return fields
-        return {}
+    def _launcher(self, tag: str) -> Identity | None:
+        """The identity behind a principal tag (``user:NAME``, ``key:ID``, ``link``), read now: a
+        deleted or disabled user, or a revoked or expired key, has no privileges left. ``event``
+        (nobody launched it by hand) gives None."""
+        kind, _, ident = tag.partition(":")
+        roles = self._catalog["roles"]
+        if kind == "key":
+            record = self._catalog["api_keys"].get(ident)
+            if usable_key(record, self._now()):
+                assert record is not None
+                return Identity.from_record("key", record, roles)
+            return Identity.powerless("key", ident or "(unknown)")
+        if kind == "user":
+            user = self._catalog["users"].get(ident)
+            if user is not None and user.get("active"):
+                return Identity.from_record("user", user, roles)
+            return Identity.powerless("user", ident or "(unknown)")
+        if kind == "event":
+            return None
+        return Identity.powerless("link", "magic")
 
     def _home_event(self, job: dict[str, Any]) -> dict[str, Any]:
         event = self._catalog["events"].get(job.get("event"))
@@ -136,6 +162,8 @@ class Permits:
         """Adjust (locked values) and check (overrides, actions) a create (``current`` None) or an
         update request, in place; raises ``access`` errors. Privilege and scope of the change itself
         are the caller's business (the xyOps order of checks differs per endpoint)."""
+        for key in EVENT_FORBIDDEN_KEYS & request.keys():  # job fields: never part of an event
+            del request[key]
         merged = {**(current or {}), **request}
         same_plugin = current is not None and merged.get("plugin") == current.get("plugin")
         stored_params = _dict(current.get("params")) if current is not None else {}
@@ -155,6 +183,17 @@ class Permits:
         known = [stored_params, *(_dict(t.get("params")) for t in stored_triggers if isinstance(t, dict))]
         if isinstance(request.get("params"), dict):
             self.check_overrides(who, request["params"], known)
+        if isinstance(request.get("fields"), list):  # a field's default becomes a param of every run
+            defaults = {
+                f["id"]: f.get("value")
+                for f in request["fields"]
+                if isinstance(f, dict) and isinstance(f.get("id"), str)
+            }
+            stored_fields = _list(current.get("fields")) if current is not None else []
+            known_defaults = {
+                f["id"]: f.get("value") for f in stored_fields if isinstance(f, dict) and isinstance(f.get("id"), str)
+            }
+            self.check_overrides(who, defaults, [*known, known_defaults])
         if isinstance(request.get("triggers"), list):
             for trigger in request["triggers"]:
                 if isinstance(trigger, dict) and isinstance(trigger.get("params"), dict):
@@ -164,6 +203,8 @@ class Permits:
             self.check_actions(who, request["actions"], event=merged, existing=existing)
         if current is None or ("targets" in request and request["targets"] != current.get("targets")):
             self.check_targets(who, merged.get("targets") or [])
+        if current is not None:  # an event that also runs elsewhere is not a limited caller's to change
+            self.check_targets(who, current.get("targets") or [])
         if "input" in request:
             check_input(who, request["input"])
 
@@ -236,6 +277,9 @@ class Permits:
                 continue
             if who.kind == "link" and key not in LINK_OVERRIDABLE:
                 raise Forbidden("access", f"A magic link cannot set {name}.")
+            if key == "targets" and "{{" in value and not who.is_admin:
+                # a macro would only be expanded at launch, after this check
+                raise Forbidden("access", f"{name} cannot contain macros ({{{{ … }}}}) unless set by an administrator.")
             if key == "targets":
                 self.check_targets(who, override_value(key, value))
 
@@ -252,7 +296,7 @@ class Permits:
             baseline = _dict(event.get("params")) if same_plugin else {}
             request["params"] = force_locked(self._plugin(plugin_id), supplied, baseline)
         self.check_targets(who, request["targets"] if "targets" in request else event.get("targets") or [])
-        if request.get("test") not in (None, False, 0, "", "0", "false") and not who.has("edit_events"):
+        if js_truthy(request.get("test")) and not who.has("edit_events"):
             # a test run skips the manual-trigger and enabled checks and the category and universal
             # limits and actions: an editor's tool (docs/compatibility.md)
             who.require("edit_events")

@@ -14,7 +14,7 @@ from cronwright import jsonutil
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.common import CREDENTIAL_KEYS, LAUNCH_CONTEXT_KEYS
 from cronwright.engine.identity import Identity
-from cronwright.engine.jobs.rules import RUN_PROTECTED
+from cronwright.engine.jobs.rules import RUN_PROTECTED, event_request
 from cronwright.engine.lookup import CatalogLookup
 from cronwright.engine.permits import Permits
 from cronwright.engine.validation import validate_event_data, validate_param_values
@@ -160,7 +160,7 @@ def launch_request(run: RunRequest, store_upload: Callable[[UploadedFile, str], 
     """Step 14–15: the job request (a copy of the event with the overrides), who launched it, and the
     uploaded files stored and listed in ``input.files``."""
     overrides = {k: v for k, v in copy.deepcopy(run.request).items() if k not in RUN_PROTECTED}
-    request = {**copy.deepcopy(run.event), **overrides}
+    request = {**event_request(run.event), **overrides}
     request["source"] = run.who.source
     request["username"] = run.who.username
     if run.who.kind == "key":

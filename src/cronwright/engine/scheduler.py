@@ -30,6 +30,7 @@ from cronwright.config import Settings
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.jobs.engine import JobEngine
 from cronwright.engine.jobs.launch import LaunchError
+from cronwright.engine.jobs.rules import event_request
 from cronwright.engine.scheduler_plugins import SchedulerPlugins
 from cronwright.engine.state import GlobalState
 from cronwright.store.base import DuplicateId, Store, StoreError
@@ -53,7 +54,7 @@ class _Compiled:
 
 def launch_request(event: dict[str, Any], fire: Fire, source: str = "scheduler") -> dict[str, Any]:
     """The job request of a scheduled fire (triggers.md §3 step 5.7)."""
-    request = dict(event)
+    request = event_request(event)
     request["now"] = fire.at
     request["source"] = source
     if fire.stype:

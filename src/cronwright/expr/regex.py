@@ -105,6 +105,10 @@ class _Program:
             self.args[jump] = len(self.ops)
 
     def emit_repeat(self, low: int, high: Any, items: Any, *, flags: int) -> None:
+        probe = _Program()
+        probe.emit(items, flags)
+        if not probe.ops:  # an empty item (``(?:){4294967294}``) repeated is still empty: emit nothing
+            return
         for _ in range(low):
             self.emit(items, flags)
         if high is sre.MAXREPEAT:

@@ -4,9 +4,9 @@ A report is stored on the job (``actions[].details``) and shown to everyone who 
 not only to those who may edit web hooks. So the request's URL keeps only scheme, host and query
 names (``mask_url``: user-info, path — Slack-style URLs carry their secret there —, query values
 and fragment become ``********``), and every request header value is masked except a few plain
-protocol headers (``Content-Type``, ``User-Agent``, …). Response header values whose names look
-secret (``Set-Cookie``, anything with "token", "secret", "auth" …) are masked too. Bodies are shown
-as text, cut at 32 KB.
+protocol headers (``Content-Type``, ``User-Agent``, …); response headers likewise (a ``Location``
+is shown as a masked URL). Bodies are shown as text, cut at 32 KB: a target that echoes what it
+received shows it there.
 """
 
 from __future__ import annotations
@@ -18,19 +18,17 @@ from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 MASK: Final = "********"
 MAX_BODY_BYTES: Final = 32 * 1024
-_SECRET_NAME: Final = re.compile(
-    r"auth|cookie|token|secret|passw|pwd|api[-_]?key|apikey|session|signature|credential|private|access[-_]?key",
-    re.IGNORECASE,
-)
 #: request headers whose values a report shows (protocol details, never credentials)
 PLAIN_REQUEST_HEADERS: Final = frozenset(
     {"accept", "accept-encoding", "accept-language", "content-type", "content-length", "user-agent", "host"}
 )
-
-
-def is_secret_name(name: str) -> bool:
-    """True for header or parameter names that usually carry credentials."""
-    return bool(_SECRET_NAME.search(name))
+#: response headers whose values a report shows
+PLAIN_RESPONSE_HEADERS: Final = frozenset(
+    {
+        *("content-type", "content-length", "content-encoding", "content-language", "transfer-encoding"),
+        *("date", "server", "connection", "cache-control", "vary", "etag", "last-modified", "age", "expires"),
+    }
+)
 
 
 def mask_url(url: str) -> str:
@@ -54,8 +52,17 @@ def mask_url(url: str) -> str:
 
 
 def masked_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The headers with the values of secret-looking names replaced by ``********``."""
-    return [(name, MASK if is_secret_name(name) and value else value) for name, value in headers]
+    """Response headers as reported: plain protocol headers as sent, ``Location`` as a masked URL,
+    every other value ``********`` (a response can carry tokens in any header)."""
+    shown = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "location":
+            value = mask_url(value) if "://" in value else MASK
+        elif lower not in PLAIN_RESPONSE_HEADERS and value:
+            value = MASK
+        shown.append((name, value))
+    return shown
 
 
 def request_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -31,8 +31,7 @@ import cronwright
 
 _NON_WORD = re.compile(r"\W+")
 
-#: Environment names a param may never set (matched exactly: POSIX names are case-sensitive, so a
-#: param ``path`` stays an ordinary variable; a Windows agent would have to compare upper-cased).
+#: Environment names a param may never set, in any case (``is_protected_env_name``).
 PROTECTED_ENV_NAMES: frozenset[str] = frozenset(
     {
         # command lookup and shell start-up: a shell reads or runs these before the script does
@@ -70,9 +69,16 @@ PROTECTED_ENV_PREFIXES: tuple[str, ...] = (
 )
 
 
+_PROTECTED_UPPER = frozenset(n.upper() for n in PROTECTED_ENV_NAMES)
+_PREFIXES_UPPER = tuple(dict.fromkeys(p.upper() for p in PROTECTED_ENV_PREFIXES))
+
+
 def is_protected_env_name(name: str) -> bool:
-    """Whether ``name`` is on the deny-list: no param or data key may ever set it."""
-    return name in PROTECTED_ENV_NAMES or name.startswith(PROTECTED_ENV_PREFIXES)
+    """Whether ``name`` is on the deny-list: no param or data key may ever set it. Compared without
+    regard to case: some programs read their variables in any case (npm's ``npm_config_*``, Python's
+    proxy variables, zsh's ``path``)."""
+    upper = name.upper()
+    return upper in _PROTECTED_UPPER or upper.startswith(_PREFIXES_UPPER)
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,9 @@ def build_environment(
     env["JOB_BASE_URL"] = base_url
     env["JOB_LOG"] = log_file
     env["PWD"] = str(cwd)
+    # uploaded files sit in the job directory: Python (3.11+) must not import them as modules for
+    # ``python -c``/``-m`` or a script there (docs/security.md); params cannot unset it (PYTHON*)
+    env["PYTHONSAFEPATH"] = "1"
     put_params(env, "", job.get("params"), skipped, names)
     job_input = job.get("input")
     if isinstance(job_input, Mapping):

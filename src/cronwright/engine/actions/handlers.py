@@ -16,8 +16,9 @@ from cronwright.config import Settings
 from cronwright.engine import activity
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.jobs.launch import LaunchError
+from cronwright.engine.jobs.rules import event_request
 from cronwright.engine.jobs.worker import host_environment
-from cronwright.engine.permits import Permits
+from cronwright.engine.permits import job_principal_tag
 from cronwright.expr import ExprError, compile_template
 from cronwright.notify import (
     STOCK_EMAILS,
@@ -178,12 +179,14 @@ class Handlers:
         )
         if not manual:
             return Outcome("event", f"Event does not allow manual job runs: {target_id}")
-        request = copy.deepcopy(target)
+        request = event_request(target)
         request["source"] = "action"
         # the chained job acts for whoever the parent acts for (docs/security.md, "Job authority")
         request.pop("username", None)
         request.pop("key", None)
-        request.update(Permits.principal_fields(job))
+        principal = request["principal"] = job_principal_tag(job)
+        if principal.startswith(("user:", "key:")):
+            request.update({k: job[k] for k in ("username", "key") if job.get(k)})
         request["parent"] = {
             "job": job["id"],
             "event": job.get("event"),

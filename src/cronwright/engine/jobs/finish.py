@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -236,14 +237,14 @@ class Finisher:
     def _store_outputs(self, job: dict[str, Any], files: list[OutputFile]) -> tuple[list[dict[str, Any]], str]:
         """Move/copy output files into storage (on a thread); returns (records, error)."""
         engine = self._engine
-        cwd = Path(job["cwd"]) if job.get("cwd") else None
+        cwd = Path(os.path.realpath(job["cwd"])) if job.get("cwd") else None
         records = []
+        last_use = {out.path: index for index, out in enumerate(files)}  # one file may be listed twice
         try:
-            for out in files:
+            for index, out in enumerate(files):
                 inside = cwd is not None and out.path.is_relative_to(cwd)
-                key, size = engine.files.store(
-                    out.path, parts=("jobs", job["id"]), filename=out.filename, move=out.delete or inside
-                )
+                move = (out.delete or inside) and last_use[out.path] == index
+                key, size = engine.files.store(out.path, parts=("jobs", job["id"]), filename=out.filename, move=move)
                 records.append(
                     engine.files.record(
                         key, size, out.filename, engine._clock.now(), server=job.get("server", ""), job=job["id"]

@@ -13,7 +13,7 @@ from cronwright.config import Settings
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.common import LAUNCH_CONTEXT_KEYS
 from cronwright.engine.jobs.rules import EVENT_ONLY_KEYS, first_limit, is_enabled, limit_amount, truncate_tags
-from cronwright.engine.permits import OVERRIDABLE, override_key, override_value
+from cronwright.engine.permits import OVERRIDABLE, launch_principal, override_key, override_value
 from cronwright.engine.validation import OVERRIDE_RESERVED_RE
 from cronwright.expr import ExprError, expand_params
 from cronwright.ids import generate_id
@@ -63,6 +63,7 @@ class Launcher:
         if not isinstance(job.get("params"), dict):
             job["params"] = {}
         job["id"] = generate_id("j")
+        job["principal"] = launch_principal(request)
 
         event, category, plugin = self._references(job)
         if not job.get("test"):

@@ -3,6 +3,7 @@ request (jobs.md §3, §6, §7). No I/O, no clock: callers pass times in."""
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -25,6 +26,7 @@ RETRY_KEYS = (
     "source",
     "username",
     "key",
+    "principal",
     "actions",
     "limits",
     "icon",
@@ -50,6 +52,7 @@ ENGINE_FIELDS = frozenset(
         "source",
         "username",
         "key",
+        "principal",
         "complete",
         "final",
         "code",
@@ -113,6 +116,9 @@ JOB_INPUT_FIELDS = frozenset(
         "event_revision",
     }
 )
+#: what a job asks of its event when it finishes: set only by its plugin's output (authorized by
+#: ``Permits.screen_outputs``) and by the ``disable``/``delete`` actions
+JOB_EVENT_REQUESTS = frozenset({"update_event", "delete_event"})
 #: what a plugin's output (live updates and its result) may not set
 OUTPUT_PROTECTED = ENGINE_FIELDS | JOB_INPUT_FIELDS
 #: what a ``run_event`` request may override (events.md §3.7 step 14); every other engine or input
@@ -137,7 +143,24 @@ RUN_OVERRIDABLE = frozenset(
         "post_data",
     }
 )
-RUN_PROTECTED = (ENGINE_FIELDS | JOB_INPUT_FIELDS | {"progress"}) - RUN_OVERRIDABLE
+RUN_PROTECTED = (ENGINE_FIELDS | JOB_INPUT_FIELDS | JOB_EVENT_REQUESTS | {"progress"}) - RUN_OVERRIDABLE
+#: job fields an event document never holds (stripped when it is saved and when a job is built from
+#: it): the engine's bookkeeping, run-time state and requests, and run-only options
+EVENT_FORBIDDEN_KEYS = (
+    ENGINE_FIELDS | JOB_INPUT_FIELDS | JOB_EVENT_REQUESTS | {"progress", "log_file", "output"}
+) - frozenset(
+    {"id", "type", "category", "plugin", "targets", "algo", "expression", "workflow", "params", "input",
+     "actions", "limits", "tags", "icon", "priority", "env", "uid", "gid", "command", "script", "kill",
+     "runner", "cwd", "username"}
+)  # fmt: skip
+
+
+def event_request(event: dict[str, Any]) -> dict[str, Any]:
+    """A launch request built from an event: a deep copy without ``EVENT_FORBIDDEN_KEYS`` (events
+    stored before they were refused must not hand a job engine fields or requests either)."""
+    return {k: copy.deepcopy(v) for k, v in event.items() if k not in EVENT_FORBIDDEN_KEYS}
+
+
 _NON_WORD = re.compile(r"\W+")
 
 
