@@ -49,10 +49,10 @@ def test_plain_key_never_reaches_a_job(api: Api, server: Server) -> None:
 
 
 def test_web_hook_secrets_are_masked_for_readers(api: Api) -> None:
-    """Readers without `edit_web_hooks` see header values, URL user-info, path and query values
-    masked; admins and `edit_web_hooks` holders see the hook as stored."""
+    """Readers without `edit_web_hooks` see header values, the body template, URL user-info, path,
+    query values and bare query items masked; admins and `edit_web_hooks` holders see the hook as stored."""
     hook_id = uid("wh")
-    url = "https://user:pa55word@hooks.example.com/services/T000/B000/SECRETPATH?token=SECRETQ&channel=ops"
+    url = "https://user:pa55word@hooks.example.com/services/T000/B000/SECRETPATH?xoxb-BARE&token=SECRETQ&channel=ops"
     api.ok(
         "create_web_hook",
         {
@@ -61,6 +61,7 @@ def test_web_hook_secrets_are_masked_for_readers(api: Api) -> None:
             "method": "POST",
             "url": url,
             "headers": [{"name": "Authorization", "value": "Bearer SECRETH"}, {"name": "X-Plain", "value": "p"}],
+            "body": '{"api_token": "SECRETB", "text": "{{text}}"}',
         },
     )
     reader, _ = make_key(api, {"run_jobs": True})
@@ -70,7 +71,7 @@ def test_web_hook_secrets_are_masked_for_readers(api: Api) -> None:
         next(h for h in reader.ok("get_web_hooks")["rows"] if h["id"] == hook_id),
     ):
         shown = json.dumps(answer)
-        for secret in ("pa55word", "SECRETPATH", "SECRETQ", "SECRETH", "user:"):
+        for secret in ("pa55word", "SECRETPATH", "SECRETQ", "SECRETH", "user:", "BARE", "SECRETB"):
             assert secret not in shown, shown
         assert answer["url"].startswith("https://********@hooks.example.com/") and "channel=" in answer["url"]
         assert [h["name"] for h in answer["headers"]] == ["Authorization", "X-Plain"]

@@ -63,3 +63,33 @@ def test_user_names_cannot_climb_out_of_storage(api: Api, tmp_path: Path) -> Non
     path = store.path_of(key)
     assert ".." not in key.split("/") and path is not None and path.is_file()
     assert path.resolve().is_relative_to((tmp_path / "files").resolve())
+
+
+def test_anonymous_nested_repeat_regex_is_answered_at_once(server: Server) -> None:
+    """A short field regex of 38 nested repeats (compiling it used to double in cost per level: hours
+    at this depth) is answered, before authentication, with the ordinary anonymous refusal."""
+    depth = 38
+    payload = event_payload(
+        id=uid("ev"),
+        plugin="testplug",
+        params={"duration": 0},
+        fields=[{"id": "zz", "title": "Z", "type": "text", "regex": "(" * depth + "a" + "){1}" * depth, "value": ""}],
+        triggers=[{"type": "manual", "enabled": True}],
+    )
+    response = httpx.post(f"{server.url}/api/app/create_event/v1", json=payload, timeout=DEADLINE_S)
+    assert response.status_code == 403 and response.json()["code"] == "session"
+
+
+def test_form_bodies_with_too_many_fields_are_refused(server: Server) -> None:
+    """A urlencoded body of 100,000 repeated keys is refused with a clear 400 (parsing it used to
+    copy a growing list per key, minutes of blocked event loop per request); a query string the same."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    response = httpx.post(
+        f"{server.url}/api/app/ping/v1", content=b"a=&" * 100_000, headers=headers, timeout=DEADLINE_S
+    )
+    assert response.status_code == 400
+    assert response.json() == {"code": "api", "description": "Too many fields in the form body (limit 10000)."}
+    response = httpx.get(f"{server.url}/api/app/ping/v1?" + "a=&" * 12_000, timeout=DEADLINE_S)
+    assert response.status_code == 400 and "query string" in response.json()["description"]
+    fine = httpx.post(f"{server.url}/api/app/ping/v1", content=b"a=1&" * 5_000, headers=headers, timeout=DEADLINE_S)
+    assert fine.json()["code"] == 0

@@ -69,6 +69,33 @@ def test_schedule_trigger_params_cannot_carry_a_script(clock_server: Server, tmp
     admin.ok("update_event", {"id": event["id"], "enabled": False})
 
 
+def test_plugin_trigger_params_cannot_launder_a_script(clock_server: Server, tmp_path: Path) -> None:
+    """A `script` stored in a scheduler-plugin trigger's params (which go to the gate plugin, not the
+    job) does not count as "already stored" for a launching trigger: the scheduled job runs the
+    plugin's default script, never the attacker's."""
+    admin = clock_server.client()
+    gate = admin.ok("create_plugin", {"title": "Gate", "type": "scheduler", "command": "/bin/sh", "script": "exit 0"})
+    editor, _ = make_key(admin, {"create_events": True, "edit_events": True})
+    marker = tmp_path / "laundered"
+    evil = marker_script(marker)
+    minute = BASE + 3 * 3600
+    event = create_event(admin, triggers=[{"type": "manual", "enabled": True}])
+    plugin_trigger = {"type": "plugin", "enabled": False, "plugin_id": gate["plugin"]["id"], "params": {"script": evil}}
+    editor.ok("update_event", {"id": event["id"], "triggers": [{"type": "manual", "enabled": True}, plugin_trigger]})
+    single = {"type": "single", "enabled": True, "epoch": minute, "params": {"script": evil}}
+    editor.ok(
+        "update_event",
+        {"id": event["id"], "triggers": [{"type": "manual", "enabled": True}, plugin_trigger, single]},
+    )
+    stored = admin.ok("get_event", {"id": event["id"]})["event"]
+    assert "script" not in stored["triggers"][2]["params"]
+    admin.ok("test_set_clock", {"now": minute - 1})
+    job = _launched_job(admin, event["id"])
+    assert job["params"]["script"] == event["params"]["script"] and job["code"] == 0
+    assert not marker.exists()
+    admin.ok("update_event", {"id": event["id"], "enabled": False})
+
+
 def test_update_cannot_add_script_to_trigger_params(api: Api) -> None:
     """update_event by a non-admin drops a new locked value in trigger params, but keeps one an admin stored."""
     editor, _ = make_key(api, EDITOR)

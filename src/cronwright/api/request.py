@@ -4,7 +4,10 @@ Rules (api-conventions.md §1–§2 and §6.1):
 - ``/api/app/NAME``, ``/api/app/NAME/v1`` and ``/api/app/NAME/v1/SUFFIX`` (``wait``, tokens).
 - Query values are strings (a repeated key becomes a list); ``cachebust`` is dropped.
 - Bodies: JSON (must be an object), urlencoded or multipart forms (fields become strings, files are
-  spooled to disk). A body over the configured limit is refused before it is read in full.
+  spooled to disk). A body over the configured limit is refused before it is read in full. A body
+  without ``Content-Type`` (xyOps clients often omit it) or sent as a urlencoded form (``curl -d``)
+  that starts with ``{`` is read as JSON. A file part without a file name and bytes is what a
+  browser sends for an empty file input: it is dropped.
 - Credentials (``api_key``, ``session_id``, ``csrf_token``) are taken out of the body, query and
   form fields here, before any handler sees the parameters, so they can never become a filter,
   a job parameter or part of a stored record.
@@ -13,6 +16,7 @@ Rules (api-conventions.md §1–§2 and §6.1):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -85,7 +89,7 @@ async def parse_call(
     request: Request, *, max_body_bytes: int, max_upload_bytes: int, trusted_proxies: str = ""
 ) -> Call:
     namespace, name, versioned, suffix = parse_path(request.url.path)
-    query = _multi_dict(parse_qsl(request.url.query, keep_blank_values=True))
+    query = _multi_dict(_form_pairs(request.url.query, "query string"))
     body: dict[str, Any] = {}
     files: list[Upload] = []
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -124,11 +128,24 @@ def _string(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _multi_dict(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+#: fields a query string or urlencoded body may carry (multipart: 1,000 fields and 1,000 files)
+MAX_FORM_FIELDS = 10_000
+
+
+def _form_pairs(text: str, what: str) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise api_error(f"Too many fields in the {what} (limit {MAX_FORM_FIELDS}).") from None
+
+
+def _multi_dict(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """Form or query pairs as a dict: a repeated key becomes a list of its values, in order (in
+    linear time: a body of 100,000 repeated keys must not cost 100,000 list copies)."""
+    grouped: dict[str, list[Any]] = {}
     for key, value in pairs:
-        out[key] = _append(out[key], value) if key in out else value
-    return out
+        grouped.setdefault(key, []).append(value)
+    return {key: values[0] if len(values) == 1 else values for key, values in grouped.items()}
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -153,15 +170,21 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 
 def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
-    if content_type == "application/x-www-form-urlencoded":
+    if content_type == "application/x-www-form-urlencoded" and not raw.lstrip().startswith(b"{"):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise api_error("Malformed form body: not UTF-8 text") from None
-        return _coerce_form(_multi_dict(parse_qsl(text, keep_blank_values=True)))
+        return _coerce_form(_multi_dict(_form_pairs(text, "form body")))
     try:
         value = jsonutil.loads_untrusted(raw)
     except jsonutil.JSONDecodeError as exc:
+        if not content_type:
+            raise api_error(
+                "The request body has no Content-Type header and is not JSON: send a JSON object with "
+                "'Content-Type: application/json', or a form as application/x-www-form-urlencoded or "
+                f"multipart/form-data ({exc})"
+            ) from None
         raise api_error(f"Malformed JSON in request body: {exc}") from None
     if not isinstance(value, dict):
         raise api_error("Malformed JSON in request body: expected an object")
@@ -194,23 +217,21 @@ async def _read_multipart(request: Request, limit: int) -> tuple[dict[str, Any],
         raise api_error(f"Malformed multipart body: {exc.detail}") from None
     except ClientDisconnect:
         raise BadRequest("api", "Client disconnected before the request body was complete.") from None
-    fields: dict[str, Any] = {}
+    fields: list[tuple[str, Any]] = []
     files: list[Upload] = []
     total = 0
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
             size = value.size or 0
+            if not value.filename and not size:  # a file input left empty
+                continue
             total += size
             if total > limit:
                 raise _too_large(limit)
             files.append(Upload(field=key, filename=value.filename or "", size=size, stream=value.file))
         else:
-            fields[key] = _append(fields[key], value) if key in fields else value
-    return _coerce_form(fields), files
-
-
-def _append(previous: Any, value: str) -> list[Any]:
-    return [*previous, value] if isinstance(previous, list) else [previous, value]
+            fields.append((key, value))
+    return _coerce_form(_multi_dict(fields)), files
 
 
 def _origin(request: Request, proxies: tuple[forwarded.Network, ...]) -> tuple[Origin, bool, str]:

@@ -180,7 +180,7 @@ class Permits:
                 if isinstance(triggers, list):
                     self._screen_triggers(plugin, triggers, stored_triggers if same_plugin else [], baseline)
                     request["triggers"] = triggers
-        known = [stored_params, *(_dict(t.get("params")) for t in stored_triggers if isinstance(t, dict))]
+        known = [stored_params, *_job_trigger_params(stored_triggers)]
         if isinstance(request.get("params"), dict):
             self.check_overrides(who, request["params"], known)
         if isinstance(request.get("fields"), list):  # a field's default becomes a param of every run
@@ -233,7 +233,7 @@ class Permits:
                 ]
                 trigger["params"] = force_locked(gate, params, None, allowed=previous)
                 continue
-            known = [baseline, *(_dict(t.get("params")) for t in stored if isinstance(t, dict))]
+            known = [baseline, *_job_trigger_params(stored)]
             for definition in locked_definitions(plugin):
                 pid = definition["id"]
                 if pid in params and not _is_known(params[pid], pid, known):
@@ -523,3 +523,11 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def _job_trigger_params(triggers: Any) -> list[dict[str, Any]]:
+    """The params of the stored triggers that become job params (every type but ``plugin``, whose
+    params go to its scheduler plugin): the values a trigger may keep because they are already there.
+    A ``plugin`` trigger's params never count, so they cannot launder a locked value into a launching
+    trigger."""
+    return [_dict(t.get("params")) for t in _list(triggers) if isinstance(t, dict) and t.get("type") != "plugin"]

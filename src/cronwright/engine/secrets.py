@@ -4,8 +4,8 @@ Web hooks carry credentials in their ``headers`` (``Authorization: Bearer …``)
 strings such as ``?token=…``, user-info ``user:password@``, and paths that are themselves the
 secret, as in Slack's ``/services/T…/B…/<secret>``). Administrators and ``edit_web_hooks`` holders
 (who can change them anyway) read them as stored; everyone else sees the scheme and host, with
-every header value, the user-info, the path, every query value and the fragment replaced by
-``MASK``.
+every header value, the body template, the user-info, the path, every query value (and query
+items without a value) and the fragment replaced by ``MASK``.
 """
 
 from __future__ import annotations
@@ -28,4 +28,6 @@ def present_web_hook(hook: dict[str, Any], who: Identity) -> dict[str, Any]:
         ]
     if isinstance(hook.get("url"), str):
         shown["url"] = mask_url(hook["url"])
+    if hook.get("body") not in (None, ""):  # a body template often carries a token of its own
+        shown["body"] = MASK
     return shown

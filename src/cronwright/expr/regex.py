@@ -57,6 +57,7 @@ class _Program:
     def __init__(self) -> None:
         self.ops: list[int] = []
         self.args: list[Any] = []
+        self._empty: dict[int, bool] = {}  # id(items) -> whether emitting them adds no instruction
 
     def add(self, op: int, arg: Any = None) -> int:
         if len(self.ops) >= MAX_PROGRAM:
@@ -105,9 +106,7 @@ class _Program:
             self.args[jump] = len(self.ops)
 
     def emit_repeat(self, low: int, high: Any, items: Any, *, flags: int) -> None:
-        probe = _Program()
-        probe.emit(items, flags)
-        if not probe.ops:  # an empty item (``(?:){4294967294}``) repeated is still empty: emit nothing
+        if self.emits_nothing(items):  # an empty item (``(?:){4294967294}``) repeated is still empty
             return
         for _ in range(low):
             self.emit(items, flags)
@@ -121,6 +120,27 @@ class _Program:
             split = self.add(_SPLIT)
             self.emit(items, flags)
             self.args[split] = (split + 1, len(self.ops))
+
+    def emits_nothing(self, items: Any) -> bool:
+        """Whether emitting ``items`` adds no instruction, decided from the parse tree alone (never
+        by emitting a trial copy, which doubles the work at every level of nested repeats); each
+        subtree is examined once per compilation."""
+        key = id(items)
+        known = self._empty.get(key)
+        if known is None:
+            known = self._empty[key] = all(self._item_emits_nothing(op, av) for op, av in items)
+        return known
+
+    def _item_emits_nothing(self, op: Any, av: Any) -> bool:
+        if op is sre.SUBPATTERN:
+            return self.emits_nothing(av[3])
+        if op is sre.BRANCH:
+            alternatives = av[1]
+            return len(alternatives) == 1 and self.emits_nothing(alternatives[0])
+        if op is sre.MAX_REPEAT or op is sre.MIN_REPEAT:
+            low, high, items = av
+            return (low == 0 and high == 0) or self.emits_nothing(items)
+        return False  # a character, class or assertion (or a feature emit refuses)
 
 
 def _case_variants(ch: str, ignore_case: bool) -> frozenset[str]:

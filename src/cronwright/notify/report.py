@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Final
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 MASK: Final = "********"
 MAX_BODY_BYTES: Final = 32 * 1024
@@ -32,8 +32,8 @@ PLAIN_RESPONSE_HEADERS: Final = frozenset(
 
 
 def mask_url(url: str) -> str:
-    """``url`` with its user-info, path, query values and fragment replaced by ``MASK`` (scheme, host,
-    port and query names stay)."""
+    """``url`` with its user-info, path, query values (and query items without a value) and fragment
+    replaced by ``MASK`` (scheme, host, port and the names of ``name=value`` query items stay)."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -45,9 +45,12 @@ def mask_url(url: str) -> str:
         netloc = MASK + "@" + netloc.rsplit("@", 1)[1]
     path = parts.path if parts.path in ("", "/") else "/" + MASK
     query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = "&".join(f"{quote(name, safe='{}')}={MASK}" for name, _ in pairs) if pairs else MASK
+    if query:  # ``name=value`` keeps its name; a bare item (``?xoxb-TOKEN``) is a value itself
+        query = "&".join(
+            f"{quote(unquote_plus(item.split('=', 1)[0]), safe='{}')}={MASK}" if "=" in item else MASK
+            for item in query.split("&")
+            if item
+        )
     return urlunsplit((parts.scheme, netloc, path, query, MASK if parts.fragment else ""))
 
 

@@ -7,6 +7,15 @@ import copy
 import re
 from typing import Any
 
+
+def no_manual_runs(event_id: str) -> str:
+    """Why ``run_event`` (or a ``run_event`` action) refuses an event, and how to allow it."""
+    return (
+        f"Event does not allow manual job runs: {event_id}. To allow them, add the trigger "
+        '{"type": "manual", "enabled": true} to the event\'s triggers (update_event).'
+    )
+
+
 #: event fields that never become job fields (jobs.md §1)
 EVENT_ONLY_KEYS = ("title", "enabled", "triggers", "session_id", "created", "modified", "revision")
 #: states in which a job has not started running (aborting them needs no process)
@@ -143,7 +152,15 @@ RUN_OVERRIDABLE = frozenset(
         "post_data",
     }
 )
-RUN_PROTECTED = (ENGINE_FIELDS | JOB_INPUT_FIELDS | JOB_EVENT_REQUESTS | {"progress"}) - RUN_OVERRIDABLE
+#: what a job's run produces (its plugin's output and the engine's samples): a run request cannot
+#: pre-set them (a ``files`` list naming another user's upload would hand it to the job's chains)
+JOB_RESULT_FIELDS = frozenset(
+    {"files", "data", "output", "html", "table", "perf", "cpu", "mem", "procs", "conns", "status", "details",
+     "markdown", "text", "timelines", "push", "redraw", "xy"}
+)  # fmt: skip
+RUN_PROTECTED = (
+    ENGINE_FIELDS | JOB_INPUT_FIELDS | JOB_EVENT_REQUESTS | JOB_RESULT_FIELDS | {"progress"}
+) - RUN_OVERRIDABLE
 #: job fields an event document never holds (stripped when it is saved and when a job is built from
 #: it): the engine's bookkeeping, run-time state and requests, and run-only options
 EVENT_FORBIDDEN_KEYS = (
@@ -271,3 +288,21 @@ def retry_request(job: dict[str, Any], now: float) -> dict[str, Any] | None:
         request["state"] = "retry_delay"
         request["until"] = now + delay
     return request
+
+
+def own_uploads(job: dict[str, Any]) -> list[str]:
+    """The storage keys of the files uploaded with this job's own request (run_event, magic link),
+    which go when the job is deleted. A chained job's input files are its parent's outputs and a
+    retry's are the original's uploads: they belong to those jobs and stay. Job outputs live under
+    ``files/jobs/<id>/`` and are removed with their job."""
+    if job.get("parent") or job.get("retry_prev"):
+        return []
+    inputs = job.get("input")
+    entries = inputs.get("files") if isinstance(inputs, dict) else None
+    return [
+        entry["path"]
+        for entry in entries or []
+        if isinstance(entry, dict)
+        and isinstance(entry.get("path"), str)
+        and not entry["path"].startswith("files/jobs/")
+    ]

@@ -18,6 +18,7 @@ from cronwright.engine.common import int_param, loose_equal, sort_dir_param
 from cronwright.engine.identity import Identity
 from cronwright.engine.jobs.engine import JobEngine
 from cronwright.engine.jobs.logstore import INLINE_LOG_BYTES, LogReader
+from cronwright.engine.jobs.rules import own_uploads
 from cronwright.engine.validation import ID_RE, require_params
 from cronwright.errors import BadRequest, Conflict, NotFound, api_error
 from cronwright.store.base import Store
@@ -225,9 +226,8 @@ class JobService:
             )
         self._engine.logs.delete(job["id"])
         self._engine.files.delete_job_outputs(job["id"])
-        for entry in (job.get("input") or {}).get("files") or []:
-            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
-                self._engine.files.delete_key(entry["path"])
+        for key in own_uploads(job):
+            self._engine.files.delete_key(key)
 
     def update(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:
         require_params(params, {"id": ID_RE})
