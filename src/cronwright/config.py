@@ -8,14 +8,22 @@ the defaults below. docs/configuration.md lists every setting.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "CRONWRIGHT_"
+#: ``CRONWRIGHT_*`` environment variables that are not settings, so the settings check lets them
+#: pass: the config file's path, the first start's credentials (engine/setup.py), the command-line
+#: client's server and key, and the test suite's PostgreSQL switches (tests/conftest.py)
+OTHER_ENV_VARS = frozenset(
+    ENV_PREFIX + name for name in ("CONFIG", "ADMIN_KEY", "ADMIN_PASSWORD", "URL", "API_KEY", "TEST_PG", "TEST_PG_URL")
+)
 
 
 class ConfigError(ValueError):
@@ -32,6 +40,8 @@ class Settings:
     tz: str = ""
     #: largest accepted request body (JSON or form), bytes
     max_body_bytes: int = 16 * 1024 * 1024
+    #: largest Shell-plugin ``script`` an event may store (create_event/update_event refuse more), bytes
+    max_script_bytes: int = 1024 * 1024
     #: largest accepted multipart upload (all files of one request), bytes
     max_upload_bytes: int = 1024 * 1024 * 1024
     #: lifetime of a login session, seconds
@@ -40,7 +50,19 @@ class Settings:
     server_info_interval_s: float = 10.0
     #: base URL shown in links and printed at start-up; empty = http://host:port
     base_url: str = ""
+    #: server log level: ``debug``, ``info``, ``warning``, ``error``, optionally followed by
+    #: ``,logger=level`` pairs (``info,cronwright.scheduler=debug``); see docs/observability.md
     log_level: str = "info"
+    #: server log lines: ``text`` (for people) or ``json`` (one object per line)
+    log_format: str = "text"
+    #: levels per component (logger name → level), e.g. ``{"cronwright.scheduler" = "debug"}``
+    log_levels: dict[str, str] = field(default_factory=dict)
+    #: 1: log every HTTP request (``cronwright.access``: endpoint, status, time; never a query or token)
+    access_log: int = 0
+    #: the Prometheus ``/metrics`` endpoint: ``off`` (404), ``open`` or ``token`` (``Authorization:
+    #: Bearer <metrics_token>``)
+    metrics: str = "off"
+    metrics_token: str = ""
     #: global launch brake: jobs per clock minute (0 = no limit)
     max_jobs_per_min: int = 100
     #: an active job without any update for this long is aborted as dead, seconds
@@ -104,12 +126,18 @@ class Settings:
     #: which params become job environment variables: "lowercase" (names with a lower-case letter, or
     #: declared by the plugin) or "all" (as xyOps); protected names never (docs/security.md)
     job_param_env: str = "lowercase"
+    #: the daily retention pass runs at this local time (``HH:MM``, the conductor's time zone)
+    retention_time: str = "04:00"
+    #: job records kept (the newest; older ones go with their logs and files); 0 = no limit
+    retention_max_jobs: int = 100_000
+    #: activity records kept (the newest); 0 = no limit
+    retention_max_activity: int = 100_000
+    #: also trim job and activity records older than this many days; 0 = off
+    retention_max_age_days: float = 0.0
     #: TEST ONLY: the server's clock starts at this Unix time (0 = real time)
     clock_start: float = 0.0
     #: TEST ONLY: enables the ``test_set_clock`` endpoint (moves the server's clock)
     test_api: int = 0
-    #: extra, free-form settings used by later subsystems (universal limits, SMTP, ...)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def database_url(self) -> str:
@@ -122,7 +150,7 @@ class Settings:
         return self.base_url or f"http://{self.host}:{self.port}"
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "extra"}
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -167,17 +195,41 @@ def load_settings(
     file_values: dict[str, Any] = {}
     if path or (data_dir / "config.toml").is_file():
         file_values = _read_config_file(Path(path) if path else data_dir / "config.toml")
+    _check_names(env, file_values, Path(path) if path else data_dir / "config.toml")
     values: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
     for source in (file_values, from_env, overrides):
         for name, value in source.items():
             if name in _FIELDS:
                 values[name] = _coerce(name, value)
-            elif source is file_values:
-                extra[name] = value
-    settings = Settings(**values, extra=extra)
+    settings = Settings(**values)
     _check(settings)
     return settings
+
+
+def _check_names(env: dict[str, str], file_values: dict[str, Any], file_path: Path) -> None:
+    """Refuse config-file keys and ``CRONWRIGHT_*`` variables that name no setting: a misspelt
+    setting would otherwise stay at its default without a word. The known names are the fields of
+    ``Settings`` (plus ``OTHER_ENV_VARS``), so a new setting needs no second list."""
+    problems = [
+        f"Unknown setting {key!r} in config file {file_path}{_suggest(key.lower(), _FIELDS)}"
+        for key in file_values
+        if key not in _FIELDS
+    ]
+    env_names = {ENV_PREFIX + name.upper() for name in _FIELDS} | OTHER_ENV_VARS
+    suffixes = {name.removeprefix(ENV_PREFIX).lower() for name in env_names}
+    problems += [
+        f"Unknown environment variable {name}{_suggest(name.removeprefix(ENV_PREFIX).lower(), suffixes, ENV_PREFIX)}"
+        for name in sorted(env)
+        if name.startswith(ENV_PREFIX) and name not in env_names
+    ]
+    if problems:
+        raise ConfigError("\n".join(problems) + "\n(docs/configuration.md lists every setting)")
+
+
+def _suggest(name: str, known: Any, prefix: str = "") -> str:
+    """A did-you-mean suffix naming the known name closest to ``name`` (lower case), or nothing."""
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f": did you mean {(prefix + close[0].upper()) if prefix else close[0]}?" if close else ""
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -195,6 +247,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"Invalid port: {settings.port}")
     if settings.max_body_bytes < 1024:
         raise ConfigError("max_body_bytes must be at least 1024")
+    if settings.max_script_bytes < 1:
+        raise ConfigError("max_script_bytes must be at least 1")
     if settings.smtp_security not in ("none", "starttls", "ssl"):
         raise ConfigError(f"Invalid smtp_security: {settings.smtp_security!r} (use none, starttls or ssl)")
     for name in ("job_universal_limits", "job_universal_actions"):
@@ -235,3 +289,22 @@ def _check(settings: Settings) -> None:
         raise ConfigError("http_max_connections must be at least 1")
     if settings.job_param_env not in ("lowercase", "all"):
         raise ConfigError(f"Invalid job_param_env: {settings.job_param_env!r} (use lowercase or all)")
+    _check_retention(settings)
+    from cronwright.logs import check_log_settings
+
+    try:
+        check_log_settings(settings)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if settings.metrics not in ("off", "open", "token"):
+        raise ConfigError(f"Invalid metrics: {settings.metrics!r} (use off, open or token)")
+    if settings.metrics == "token" and len(settings.metrics_token) < 16:
+        raise ConfigError("metrics = 'token' needs a metrics_token of at least 16 characters")
+
+
+def _check_retention(settings: Settings) -> None:
+    if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", settings.retention_time.strip()):
+        raise ConfigError(f"Invalid retention_time: {settings.retention_time!r} (use HH:MM, e.g. 04:00)")
+    for name in ("retention_max_jobs", "retention_max_activity", "retention_max_age_days"):
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"{name} must be 0 (no limit) or more")

@@ -38,10 +38,13 @@ def test_document_lists_every_endpoint(fuzz_server: Server) -> None:
 
 
 def test_interactive_docs_are_local(fuzz_server: Server) -> None:
-    """`/api/docs` serves Swagger UI from the server itself (no external assets)."""
+    """`/api/docs` serves Swagger UI from the server itself (no external assets, no inline script)."""
     page = httpx.get(fuzz_server.url + "/api/docs")
-    assert page.status_code == 200 and "/api/openapi.json" in page.text and "https://" not in page.text
-    assert httpx.get(fuzz_server.url + "/api/docs/static/swagger-ui-bundle.js").status_code == 200
+    assert page.status_code == 200 and "https://" not in page.text and "<script>" not in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    for asset in ("swagger-ui/swagger-ui-bundle.js", "swagger-ui/swagger-ui.css", "docs.js"):
+        assert httpx.get(f"{fuzz_server.url}/api/docs/static/{asset}").status_code == 200, asset
+    assert "/api/openapi.json" in httpx.get(fuzz_server.url + "/api/docs/static/docs.js").text
 
 
 def _operations() -> list[schemathesis.APIOperation]:

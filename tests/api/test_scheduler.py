@@ -189,6 +189,10 @@ def test_forecast(sapi: Api) -> None:
     blocked = [r for r in rows if r["suppressed"]]
     assert blocked and blocked[0]["at"] == minute + 1800 and blocked[0]["reason"] == "blackout"
     assert sapi.error("get_event_forecast", {"id": event["id"], "count": 0})[:2] == (400, "api")
+    for bad in ("inf", "nan", "-inf", -1, "1e300"):
+        assert sapi.error("get_event_forecast", {"id": event["id"], "after": bad})[:2] == (400, "api"), bad
+    late = sapi.ok("get_event_forecast", {"id": event["id"], "count": 3, "after": 253_402_300_000})["rows"]
+    assert all(r["at"] > 253_402_300_000 for r in late)
 
 
 def test_magic_link(sapi: Api, clock_server: Server) -> None:

@@ -66,11 +66,22 @@ def test_postgresql_data_dir_is_private(server_factory: StartServer, tmp_path: P
 
 
 def test_apikey_create_makes_a_private_data_dir(tmp_path: Path) -> None:
-    """`cronwright apikey create` on a new data directory creates it 0700 with a 0600 database."""
+    """`cronwright apikey create --init` on a new data directory creates it 0700 with a 0600 database."""
     data_dir = tmp_path / "cli" / "data"
     env = {**os.environ, "CRONWRIGHT_ADMIN_PASSWORD": "cli-admin-password"}
     result = subprocess.run(
-        [sys.executable, "-m", "cronwright", "apikey", "create", "--title", "CLI", "--data-dir", str(data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "cronwright",
+            "apikey",
+            "create",
+            "--init",
+            "--title",
+            "CLI",
+            "--data-dir",
+            str(data_dir),
+        ],
         capture_output=True,
         text=True,
         env=env,

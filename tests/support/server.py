@@ -26,9 +26,16 @@ _LISTENING = re.compile(r"is listening on (http://\S+)")
 class Server:
     """One ``cronwright serve`` process on a free port with its own data directory."""
 
-    def __init__(self, data_dir: Path, db_url: str | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        db_url: str | None = None,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.db_url = db_url
+        self.args = list(args or [])  # extra ``serve`` options, e.g. ["--log-format", "json"]
         self.env = {
             **os.environ,
             "CRONWRIGHT_ADMIN_KEY": ADMIN_KEY,
@@ -49,6 +56,7 @@ class Server:
         cmd = [sys.executable, "-m", "cronwright", "serve", "--port", "0", "--data-dir", str(self.data_dir)]
         if self.db_url:
             cmd += ["--db-url", self.db_url]
+        cmd += self.args
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env, bufsize=1
         )

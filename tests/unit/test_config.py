@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 
-from cronwright.config import ConfigError, load_settings
+from cronwright.config import OTHER_ENV_VARS, ConfigError, Settings, load_settings
 
 
 def test_defaults() -> None:
@@ -19,11 +21,10 @@ def test_defaults() -> None:
 def test_precedence(tmp_path: Path) -> None:
     """Options beat environment variables, which beat the config file."""
     config = tmp_path / "c.toml"
-    config.write_text('port = 1111\nhost = "127.0.0.2"\nlog_level = "debug"\nfuture_setting = "x"\n')
+    config.write_text('port = 1111\nhost = "127.0.0.2"\nlog_level = "debug"\n')
     env = {"CRONWRIGHT_PORT": "2222", "CRONWRIGHT_HOST": "127.0.0.3"}
     settings = load_settings({"port": 3333}, environ=env, config_file=config)
     assert (settings.port, settings.host, settings.log_level) == (3333, "127.0.0.3", "debug")
-    assert settings.extra == {"future_setting": "x"}
 
 
 def test_config_file_in_data_dir(tmp_path: Path) -> None:
@@ -55,3 +56,34 @@ def test_bad_toml(tmp_path: Path) -> None:
     config.write_text("port = = 1")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(environ={}, config_file=config)
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        ("prot = 1\n", {}, "Unknown setting 'prot' in config file .*: did you mean port\\?"),
+        ("max_body = 4096\n", {}, "Unknown setting 'max_body' .*: did you mean max_body_bytes\\?"),
+        ("", {"CRONWRIGHT_PROT": "1"}, "Unknown environment variable CRONWRIGHT_PROT: did you mean CRONWRIGHT_PORT\\?"),
+        ("", {"CRONWRIGHT_ADMIN_PASWORD": "x"}, "did you mean CRONWRIGHT_ADMIN_PASSWORD\\?"),
+        ("", {"CRONWRIGHT_QWXZ": "1"}, "Unknown environment variable CRONWRIGHT_QWXZ\n"),
+    ],
+)
+def test_unknown_names(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:
+    """A config key or ``CRONWRIGHT_*`` variable that names no setting is refused, with the closest name."""
+    config = tmp_path / "c.toml"
+    config.write_text(toml)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(environ=env, config_file=config)
+
+
+def test_known_names_pass() -> None:
+    """Every setting's variable, and the variables that are not settings (first start, CLI, tests), pass."""
+    defaults = Settings()
+    env = {
+        f"CRONWRIGHT_{f.name.upper()}": json.dumps(value) if isinstance(value, dict) else str(value)
+        for f in dataclasses.fields(Settings)
+        for value in [getattr(defaults, f.name)]
+    }
+    env.update(dict.fromkeys(OTHER_ENV_VARS - {"CRONWRIGHT_CONFIG"}, "x"))
+    assert load_settings(environ=env) == defaults
+    assert {"CRONWRIGHT_URL", "CRONWRIGHT_API_KEY", "CRONWRIGHT_ADMIN_KEY", "CRONWRIGHT_TEST_PG"} <= OTHER_ENV_VARS

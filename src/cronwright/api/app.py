@@ -19,6 +19,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
@@ -26,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 
 from cronwright import jsonutil
 from cronwright.api import openapi
+from cronwright.api.observe import RequestObserver, metrics_endpoint
 from cronwright.api.registry import Ctx, Endpoint, RawJSON, check_csrf
 from cronwright.api.request import is_versioned, parse_call
 from cronwright.api.routes import all_endpoints
@@ -173,12 +175,24 @@ def create_app(
         Route("/api/user/{rest:path}", dispatch.handle, methods=methods),
         Route("/api/openapi.json", lambda r: json_response(jsonutil.dumps(spec)), methods=["GET"]),
         Route("/files/{path:path}", _file, methods=["GET", "HEAD"]),
-        Route("/api/docs", lambda r: Response(openapi.DOCS_PAGE, media_type="text/html"), methods=["GET"]),
-        Mount("/api/docs/static", StaticFiles(directory=openapi.swagger_ui_dir()), name="swagger"),
+        Route(
+            "/api/docs",
+            lambda r: Response(openapi.DOCS_PAGE, media_type="text/html", headers=openapi.DOCS_HEADERS),
+            methods=["GET"],
+        ),
+        Mount("/api/docs/static", StaticFiles(directory=openapi.static_dir()), name="docs-static"),
         Route("/", lambda r: json_response(jsonutil.dumps({"code": 0, "name": "Cronwright", "docs": "/api/docs"}))),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
+    observer = Middleware(
+        RequestObserver,
+        known=frozenset((e.namespace, e.name) for e in endpoints),
+        access=bool(settings.access_log),
+        trusted_proxies=settings.trusted_proxies,
+    )
     return Starlette(
         routes=routes,
+        middleware=[observer],
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _internal},
     )

@@ -17,6 +17,11 @@ button{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem} .note{color:#555;whi
 """
 
 _SCRIPT = """
+// times are shown in the reader's own zone and durations in words, never as raw epoch seconds
+const when = (epoch) => new Date(epoch * 1000).toLocaleString();
+const took = (s) => s < 10 ? s.toFixed(1) + ' s' : s < 60 ? Math.round(s) + ' s'
+  : s < 3600 ? Math.floor(s / 60) + ' min ' + Math.round(s % 60) + ' s'
+  : Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
 const form = document.getElementById('run');
 const status = document.getElementById('status');
 form.addEventListener('submit', async (ev) => {
@@ -38,6 +43,10 @@ form.addEventListener('submit', async (ev) => {
   status.querySelector('code').textContent = answer.id;
   const bar = status.querySelector('progress'), log = status.querySelector('pre');
   const stream = new EventSource('../../stream_job/v1?id=' + encodeURIComponent(answer.id) + '&t=' + encodeURIComponent(answer.stream));
+  stream.addEventListener('job', (e) => {
+    const d = JSON.parse(e.data);
+    if (typeof d.started === 'number') status.querySelector('p').append(' Started ' + when(d.started) + '.');
+  });
   stream.addEventListener('update', (e) => { const d = JSON.parse(e.data); if (d.progress !== undefined) bar.value = d.progress; });
   stream.addEventListener('log', (e) => { log.textContent += JSON.parse(e.data); log.scrollTop = log.scrollHeight; });
   stream.addEventListener('complete', (e) => {
@@ -45,6 +54,9 @@ form.addEventListener('submit', async (ev) => {
     const result = document.getElementById('result');
     result.className = job.code === 0 ? 'ok' : 'bad';
     result.textContent = job.code === 0 ? 'Completed successfully.' : 'Failed (' + job.code + '): ' + (job.description || '');
+    if (typeof job.elapsed === 'number' && typeof job.completed === 'number') {
+      result.textContent += ' Took ' + took(job.elapsed) + ', finished ' + when(job.completed) + '.';
+    }
     if (!log.textContent && job.output) log.textContent = job.output;
   });
 });

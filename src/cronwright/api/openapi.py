@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document, built from the endpoint registry and the pydantic models.
 
-Served at ``/api/openapi.json``; ``/api/docs`` is Swagger UI from the ``swagger-ui-bundle``
-package (served locally: the page loads nothing from other hosts).
+Served at ``/api/openapi.json``; ``/api/docs`` is Swagger UI 5 (it renders OpenAPI 3.1), vendored
+in ``api/static/swagger-ui/`` and served by this server: the page loads nothing from other hosts
+and runs no inline script (``DOCS_HEADERS``).
 """
 
 from __future__ import annotations
@@ -29,18 +30,30 @@ _ERROR_STATUSES = {
 
 DOCS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Cronwright API</title>
-<link rel="stylesheet" href="/api/docs/static/swagger-ui.css"></head>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/api/docs/static/swagger-ui/swagger-ui.css"></head>
 <body><div id="ui"></div>
-<script src="/api/docs/static/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#ui"});</script>
+<script src="/api/docs/static/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/api/docs/static/docs.js"></script>
 </body></html>
 """
 
+#: the docs page runs only this server's scripts; Swagger UI sets inline styles and shows
+#: ``data:`` images (``img-src``), and "Try it out" calls this server (``connect-src``)
+DOCS_HEADERS = {
+    "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
 
-def swagger_ui_dir() -> str:
-    import swagger_ui_bundle
 
-    return str(Path(swagger_ui_bundle.swagger_ui_path))
+def static_dir() -> str:
+    """The directory served at ``/api/docs/static`` (the vendored Swagger UI and ``docs.js``)."""
+    return str(Path(__file__).parent / "static")
 
 
 def _models(endpoints: list[Endpoint]) -> list[type[BaseModel]]:

@@ -54,7 +54,9 @@ class Ctx:
     def authenticate(self) -> Identity:
         """The caller's identity; raises ``session``/``rate`` errors. Cached per request."""
         if self._identity is None:
-            self._identity = self.conductor.auth.authenticate(self.call.session_id, self.call.api_key)
+            self._identity = self.conductor.auth.authenticate(
+                self.call.session_id, self.call.api_key, ip=self.call.origin.ip
+            )
         return self._identity
 
     @property

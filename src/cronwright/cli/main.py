@@ -1,12 +1,11 @@
-"""The ``cronwright`` command: ``serve`` runs the conductor; ``apikey create`` makes API keys."""
+"""The ``cronwright`` command: ``serve`` runs the conductor; ``events``, ``jobs``, ``upcoming``,
+``status`` and ``apikey`` talk to a server (cli/events.py, jobs.py, status.py, keys.py; docs/cli.md)."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import getpass
 import logging
-import os
 import signal
 import socket
 import sys
@@ -16,7 +15,6 @@ import click
 
 from cronwright import __version__
 from cronwright.config import ConfigError, Settings, load_settings
-from cronwright.errors import CwError
 from cronwright.store.base import StoreError
 
 _settings_options = [
@@ -48,19 +46,32 @@ def main() -> None:
 @main.command()
 @click.option("--host", help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (default 5522; 0 picks a free port).")
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), help="Server log lines: text (default) or json, on stderr."
+)
 @settings_options
 def serve(
-    host: str | None, port: int | None, data_dir: str | None, db_url: str | None, config_file: str | None
+    host: str | None,
+    port: int | None,
+    log_format: str | None,
+    data_dir: str | None,
+    db_url: str | None,
+    config_file: str | None,
 ) -> None:
     """Start the conductor (HTTP API and engine) in the foreground; Ctrl-C or SIGTERM stops it."""
-    settings = _load(config_file, host=host, port=port, data_dir=data_dir, db_url=db_url)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from cronwright.logs import configure_logging
+
+    settings = _load(config_file, host=host, port=port, data_dir=data_dir, db_url=db_url, log_format=log_format)
+    log_setup = configure_logging(settings)  # docs/observability.md
     # Until uvicorn takes over the signals (and again after it re-raises them on its way out),
     # SIGTERM/SIGINT end the command quietly with status 0.
     signal.signal(signal.SIGTERM, _request_stop)
     signal.signal(signal.SIGINT, _request_stop)
-    with contextlib.suppress(_StopRequested):
-        _serve(settings)
+    try:
+        with contextlib.suppress(_StopRequested):
+            _serve(settings)
+    finally:
+        log_setup.close()  # writes the lines still queued
 
 
 class _StopRequested(Exception):
@@ -109,8 +120,9 @@ def _serve(settings: Settings) -> None:
         raise click.ClickException(str(exc)) from None
     config = uvicorn.Config(
         create_app(settings, conductor, on_ready=lambda: _announce(settings, conductor)),
-        log_level=settings.log_level,
-        access_log=False,
+        log_config=None,  # uvicorn's loggers go through ours (cronwright.logs), in the same format
+        log_level=None,  # levels come from log_level / log_levels
+        access_log=False,  # its lines would show raw paths and queries; ours (access_log) does not
         server_header=False,
         proxy_headers=False,  # X-Forwarded-* count only from trusted_proxies (api/request.py), never uvicorn's default
         timeout_graceful_shutdown=10,
@@ -139,53 +151,15 @@ def _announce(settings: Settings, conductor: Any) -> None:
     sys.stdout.flush()
 
 
-@main.group()
-def apikey() -> None:
-    """Manage API keys."""
+def _add_client_commands() -> None:
+    """The commands that talk to a running server over HTTP (docs/cli.md), and ``apikey``."""
+    from cronwright.cli.events import events
+    from cronwright.cli.jobs import jobs
+    from cronwright.cli.keys import apikey
+    from cronwright.cli.status import status, upcoming
+
+    for command in (events, jobs, upcoming, status, apikey):
+        main.add_command(command)
 
 
-@apikey.command("create")
-@click.option("--title", required=True, help="Name of the key.")
-@click.option("--privilege", "privileges", multiple=True, help="Privilege id (repeatable), e.g. admin, run_jobs.")
-@click.option("--role", "roles", multiple=True, help="Role id (repeatable).")
-@settings_options
-def apikey_create(
-    title: str,
-    privileges: tuple[str, ...],
-    roles: tuple[str, ...],
-    data_dir: str | None,
-    db_url: str | None,
-    config_file: str | None,
-) -> None:
-    """Create an API key and print the plain key (shown only once)."""
-    from cronwright.clock import SystemClock
-    from cronwright.engine.activity import Origin
-    from cronwright.engine.apikeys import create_api_key
-    from cronwright.engine.catalog import Catalog
-    from cronwright.engine.datadir import prepare_data_dir
-    from cronwright.engine.entities import EntityService
-    from cronwright.engine.identity import Identity
-    from cronwright.engine.setup import ensure_installed
-    from cronwright.store.sql.store import SqlStore
-
-    settings = _load(config_file, data_dir=data_dir, db_url=db_url)
-    prepare_data_dir(settings)  # private (0700 directory, 0600 database), as ``serve`` leaves it
-    try:
-        store = SqlStore.open(settings.database_url)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        clock = SystemClock()
-        ensure_installed(store, clock.now(), dict(os.environ))
-        catalog = Catalog(store)
-        operator = Identity(kind="user", username=f"cli:{getpass.getuser()}", title="CLI", privileges={"admin": True})
-        params: dict[str, Any] = {"title": title, "privileges": {p: True for p in privileges}}
-        if roles:
-            params["roles"] = list(roles)
-        doc, plain = create_api_key(EntityService(catalog, clock), params, lambda: operator, Origin.internal())
-    except CwError as exc:
-        raise click.ClickException(exc.description) from None
-    finally:
-        store.close()
-    click.echo(f"Created API key {doc['id']} ({doc['title']}).")
-    click.echo(f"Plain key (shown only now): {plain}")
+_add_client_commands()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -33,8 +34,11 @@ from cronwright.clock import Clock
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.identity import Identity
 from cronwright.engine.validation import sha256_hex
-from cronwright.errors import Forbidden, RateLimited
+from cronwright.errors import CwError, Forbidden, RateLimited
+from cronwright.logs import fields
 from cronwright.store.base import Store
+
+log = logging.getLogger("cronwright.auth")
 
 _hasher = PasswordHasher()
 KEY_RELOAD_INTERVAL_S = 1.0
@@ -147,12 +151,30 @@ class Authenticator:
         #: session key → (stored session, ``time.monotonic()`` when read)
         self._sessions: dict[str, tuple[dict[str, Any], float]] = {}
 
-    def authenticate(self, session_id: str | None, api_key: str | None) -> Identity:
-        if session_id:
-            return self._from_session(session_id)
-        if api_key:
-            return self._from_api_key(api_key)
+    def authenticate(self, session_id: str | None, api_key: str | None, *, ip: str = "") -> Identity:
+        """The caller's identity; a refusal is logged (``cronwright.auth``) with the client address
+        and, when known, the key id or user name, never the credential itself."""
+        try:
+            if session_id:
+                return self._from_session(session_id)
+            if api_key:
+                return self._from_api_key(api_key)
+        except CwError as exc:
+            method = "session" if session_id else "api_key"
+            log.log(
+                logging.INFO if method == "session" else logging.WARNING,
+                "authentication failed",
+                extra=fields(method=method, key_id=self._failed_key_id(api_key), ip=ip or None, reason=exc.description),
+            )
+            raise
         raise _session_error("No Session ID or API Key could be found")
+
+    def _failed_key_id(self, api_key: str | None) -> str | None:
+        """The id of a key that was refused after it had worked here (disabled, expired, over its
+        rate), else None (no extra hashing: a flood of wrong keys costs no more than before)."""
+        if not api_key:
+            return None
+        return self._key_memo.get(hashlib.sha256(api_key.encode()).hexdigest())
 
     # API keys
 

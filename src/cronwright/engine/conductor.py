@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cronwright import __version__
 from cronwright.clock import AdjustableClock, Clock, SystemClock
 from cronwright.config import ConfigError, Settings
 from cronwright.engine.actions.handlers import Handlers
@@ -26,10 +27,12 @@ from cronwright.engine.datadir import prepare_data_dir
 from cronwright.engine.entities import EntityService, Kind
 from cronwright.engine.events import EventService
 from cronwright.engine.jobs.engine import JobEngine
+from cronwright.engine.jobs.search import JobSearcher
 from cronwright.engine.jobs.service import JobService
 from cronwright.engine.kinds import GROUPS
 from cronwright.engine.lookup import CatalogLookup
 from cronwright.engine.magic import MagicLinks
+from cronwright.engine.maintenance import DiskFiles, Maintenance
 from cronwright.engine.runs import RunPreparer
 from cronwright.engine.scheduler import Scheduler
 from cronwright.engine.servers import ServerRegistry
@@ -39,8 +42,11 @@ from cronwright.engine.users import UserService
 from cronwright.engine.validation import validate_actions, validate_limits
 from cronwright.engine.webhook_test import WebHookTester
 from cronwright.errors import CwError
+from cronwright.logs import fields
+from cronwright.metrics import Metrics
 from cronwright.store.base import Store
 from cronwright.store.sql.store import SqlStore
+from cronwright.store.sql.timing import time_statements
 
 log = logging.getLogger("cronwright")
 
@@ -69,9 +75,14 @@ class Conductor:
         store: Store,
         clock: Clock | None = None,
         environ: dict[str, str] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
+        #: this conductor's Prometheus metrics (its own registry; served by ``/metrics``)
+        self.metrics = metrics or Metrics()
+        if isinstance(store, SqlStore):
+            time_statements(store.engine, self.metrics.db_statement)
         self.clock = clock or (
             AdjustableClock(settings.clock_start or None)
             if settings.clock_start or settings.test_api
@@ -86,9 +97,17 @@ class Conductor:
         self.auth = Authenticator(self.catalog, store, self.clock, settings.session_ttl_s)
         self.servers = ServerRegistry(self.catalog, self.clock)
         self.servers.register_local()
-        self.jobs = JobEngine(self.catalog, store, self.clock, settings, self.servers)
+        self.jobs = JobEngine(self.catalog, store, self.clock, settings, self.servers, metrics=self.metrics)
+        self.metrics.watch_active_jobs(lambda: self.jobs.active.values())
         self.permits = self.jobs.permits
-        self.events = EventService(self.catalog, self.jobs, self.clock, self.run_in_background, self.permits)
+        self.events = EventService(
+            self.catalog,
+            self.jobs,
+            self.clock,
+            self.run_in_background,
+            self.permits,
+            max_script_bytes=settings.max_script_bytes,
+        )
         self.jobs.apply_event_changes = self.events.apply_job_changes
         self.entities = EntityService(self.catalog, self.clock, on_change=self._entity_changed, permits=self.permits)
         self.runs = RunPreparer(self.catalog, self.permits)
@@ -101,7 +120,9 @@ class Conductor:
             per_ip=settings.magic_max_per_min_ip,
             per_link=settings.magic_max_per_min_link,
         )
-        self.scheduler = Scheduler(self.catalog, store, self.clock, settings, self.jobs, self.state)
+        self.scheduler = Scheduler(
+            self.catalog, store, self.clock, settings, self.jobs, self.state, metrics=self.metrics
+        )
         self.jobs.zone = ZoneInfo(self.scheduler.default_tz)
         self.action_handlers = Handlers(
             self.catalog,
@@ -113,8 +134,11 @@ class Conductor:
             note=self.jobs.launcher.note,
             zone=self.jobs.zone,
         )
-        self.jobs.actions = ActionRunner(self.action_handlers)
+        self.jobs.actions = ActionRunner(self.action_handlers, metrics=self.metrics)
         self.web_hook_tester = WebHookTester(settings, self.clock)
+        self.job_search = JobSearcher(store, self.clock, lambda: self.jobs.zone)
+        files = DiskFiles(self.jobs.logs, self.jobs.files)
+        self.maintenance = Maintenance(store, self.clock, settings, files, lambda: self.jobs.zone)
         if isinstance(self.clock, AdjustableClock):
             self.clock.on_change(self.scheduler.wake)
             self.clock.on_change(self.jobs.kick)
@@ -159,6 +183,16 @@ class Conductor:
             asyncio.create_task(self._every(self.settings.server_info_interval_s, self.servers.refresh_info))
         )
         self._loops.append(asyncio.create_task(self._every(3600, self._purge_sessions)))
+        self._loops.append(asyncio.create_task(self.maintenance.loop()))
+        log.info(
+            "conductor started",
+            extra=fields(
+                version=__version__,
+                url=self.settings.public_url,
+                database=self.store.dialect if isinstance(self.store, SqlStore) else None,
+                active_jobs=len(self.jobs.active),
+            ),
+        )
 
     async def _every(self, interval_s: float, work: Callable[[], Any]) -> None:
         while True:
@@ -172,6 +206,7 @@ class Conductor:
         self.store.purge_sessions(self.clock.now())
 
     async def stop(self) -> None:
+        log.info("conductor stopping", extra=fields(active_jobs=len(self.jobs.active)))
         for task in self._loops:
             task.cancel()
         for task in self._loops:
@@ -184,6 +219,7 @@ class Conductor:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self.users.passwords.close()
         self.close()
+        log.info("conductor stopped")
 
     def close(self) -> None:
         self.store.close()

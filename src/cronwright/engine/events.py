@@ -30,6 +30,7 @@ from cronwright.engine.common import (
 )
 from cronwright.engine.identity import Identity
 from cronwright.engine.jobindex import JobIndex
+from cronwright.engine.jobs.selection import ALGORITHMS
 from cronwright.engine.lookup import CatalogLookup
 from cronwright.engine.permits import Permits
 from cronwright.engine.validation import (
@@ -42,6 +43,7 @@ from cronwright.engine.validation import (
     validate_create_request,
     validate_event_data,
 )
+from cronwright.engine.validation.advice import event_warnings, fix_timezone_case
 from cronwright.errors import Conflict, NotFound, api_error
 from cronwright.ids import generate_id
 from cronwright.store.base import ACTIVE_JOB_STATES, ActivityQuery, StaleWrite
@@ -64,8 +66,11 @@ class EventService:
         clock: Clock,
         background: Callable[[str, Callable[[], Any]], None],
         permits: Permits,
+        *,
+        max_script_bytes: int,
     ) -> None:
         self._catalog = catalog
+        self._max_script_bytes = max_script_bytes
         self._permits = permits
         self._events = catalog["events"]
         self._jobs = jobs
@@ -125,7 +130,11 @@ class EventService:
 
     # creating
 
-    def create_event(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> dict[str, Any]:
+    def create_event(
+        self, params: dict[str, Any], authenticate: Authenticate, origin: Origin, warnings: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Validate and store a new event; advice about it (``advice.event_warnings``) is appended
+        to ``warnings``."""
         event = dict(params)
         update_state = event.pop("update_state", None)
         _strip_keys(event, SERVER_SET_KEYS + LAUNCH_CONTEXT_KEYS + ("revision",))
@@ -135,9 +144,12 @@ class EventService:
         if event.get("type") == "workflow":
             event["plugin"], event["targets"] = "_workflow", []
         _apply_container_defaults(event)
+        advice = self._advice(params, workflow=event.get("type") == "workflow")
+        advice += fix_timezone_case(event["triggers"])
         strip_html_fields(event)
         apply_field_defaults(event["triggers"], event["fields"])
         validate_event_data(event, self._lookup)
+        self._check_script(event)
         normalize_trigger_epochs(event["triggers"])
         hash_magic_keys(event["triggers"], event["id"])
 
@@ -162,18 +174,29 @@ class EventService:
                 keywords=[event["id"]],
                 event=event,
             )
+        if warnings is not None:
+            warnings.extend(advice)
         return event
 
     # updating
 
-    def update_event(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> dict[str, Any]:
+    def update_event(
+        self, params: dict[str, Any], authenticate: Authenticate, origin: Origin, warnings: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Shallow-merge ``params`` into the stored event; advice about the keys it sends is
+        appended to ``warnings``."""
         require_params(params, {"id": ID_RE})
         who = authenticate()
         who.require("edit_events")
+        advice = self._advice(params, workflow=self._find(params["id"]).get("type") == "workflow")
+        advice += fix_timezone_case(params.get("triggers"))
         for attempt in range(_UPDATE_ATTEMPTS):
             current = self._find(params["id"])
             try:
-                return self._apply_update(current, dict(params), who, origin)
+                updated = self._apply_update(current, dict(params), who, origin)
+                if warnings is not None:
+                    warnings.extend(advice)
+                return updated
             except StaleWrite:
                 if attempt == _UPDATE_ATTEMPTS - 1:
                     raise Conflict("event", f"Event was changed concurrently, please retry: {params['id']}") from None
@@ -196,6 +219,8 @@ class EventService:
         strip_html_fields(request)
         merged = {**current, **request}
         validate_event_data(merged, self._lookup)
+        if "params" in request or "plugin" in request:
+            self._check_script(merged)
         if isinstance(request.get("triggers"), list):
             normalize_trigger_epochs(request["triggers"])
             hash_magic_keys(request["triggers"], current["id"])
@@ -234,6 +259,24 @@ class EventService:
                 changes=changed_keys(current, merged),
             )
         return merged
+
+    def _advice(self, changes: dict[str, Any], *, workflow: bool) -> list[str]:
+        target_ids = {doc["id"] for kind in ("servers", "groups") for doc in self._catalog[kind].values()}
+        return event_warnings(changes, target_ids=target_ids, algorithms=ALGORITHMS, workflow=workflow)
+
+    def _check_script(self, event: dict[str, Any]) -> None:
+        """A Shell-plugin script over ``max_script_bytes`` is refused (it is stored in the event,
+        copied into every job and written to disk for each run)."""
+        plugin = self._catalog["plugins"].get(event.get("plugin"))
+        if plugin is None or str(plugin.get("command", "")).strip() != "[shell-plugin]":
+            return
+        script = (event.get("params") or {}).get("script")
+        size = len(script.encode("utf-8", "surrogatepass")) if isinstance(script, str) else 0
+        if size > self._max_script_bytes:
+            raise api_error(
+                f"Shell script is too large: {size} bytes (the limit is {self._max_script_bytes} bytes, setting "
+                "max_script_bytes). Install a long program on the server and call it from a short script."
+            )
 
     # deleting
 

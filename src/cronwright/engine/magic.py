@@ -11,6 +11,7 @@ per client address and per link (``magic_max_per_min_ip`` / ``magic_max_per_min_
 from __future__ import annotations
 
 import copy
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -22,7 +23,9 @@ from cronwright.engine.runs import UploadedFile, merge_json_field
 from cronwright.engine.throttle import HitLimiter
 from cronwright.engine.validation import OVERRIDE_RESERVED_RE, sha256_hex, validate_param_values
 from cronwright.errors import BadRequest, Conflict, RateLimited, api_error
+from cronwright.logs import fields
 
+log = logging.getLogger("cronwright.auth")
 _TOKEN = re.compile(r"^[\w\-]+$")
 
 
@@ -42,6 +45,11 @@ def magic_trigger(event: dict[str, Any], token: str) -> dict[str, Any] | None:
     return None
 
 
+def _log_refused(ip: str, reason: str, event: str | None = None) -> None:
+    """A refused magic link call: the client address and why, never the token."""
+    log.warning("authentication failed", extra=fields(method="magic_link", event=event, ip=ip or None, reason=reason))
+
+
 class MagicLinks:
     def __init__(self, catalog: Catalog, permits: Permits, *, per_ip: int, per_link: int) -> None:
         self._catalog = catalog
@@ -54,18 +62,22 @@ class MagicLinks:
         when the client address or the link is over its limit."""
         wait = self._per_ip.hit(ip, now)
         if wait:
+            _log_refused(ip, "too many requests from this address")
             raise RateLimited(
                 "rate", f"Too many magic link requests from {ip or 'this address'}; try again in {wait:g} seconds."
             )
         if not token or not _TOKEN.match(token) or len(token) > 256:
+            _log_refused(ip, "malformed token")
             raise api_error("Malformed URL.")
         for event in self._catalog["events"].values():
             trigger = magic_trigger(event, token)
             if trigger is not None:
                 wait = self._per_link.hit(str(trigger.get("token")), now)
                 if wait:
+                    _log_refused(ip, "too many requests for this link", event=event["id"])
                     raise RateLimited("rate", f"Too many requests for this magic link; try again in {wait:g} seconds.")
                 return event, trigger
+        _log_refused(ip, "unknown token")
         raise BadRequest("api", "Authentication failed.")
 
     def launch_request(

@@ -14,7 +14,7 @@ from cronwright import jsonutil
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.common import CREDENTIAL_KEYS, LAUNCH_CONTEXT_KEYS
 from cronwright.engine.identity import Identity
-from cronwright.engine.jobs.rules import RUN_PROTECTED, event_request
+from cronwright.engine.jobs.rules import RUN_PROTECTED, event_request, no_manual_runs
 from cronwright.engine.lookup import CatalogLookup
 from cronwright.engine.permits import Permits
 from cronwright.engine.validation import validate_event_data, validate_param_values
@@ -99,7 +99,7 @@ class RunPreparer:
         event = self._find(event_id, title)
         if not js_truthy(request.get("test")):
             if not any(t.get("type") == "manual" and js_truthy(t.get("enabled")) for t in _triggers(event)):
-                raise _blocked(f"Event does not allow manual job runs: {event['id']}")
+                raise _blocked(no_manual_runs(event["id"]))
             if not js_truthy(event.get("enabled")):
                 raise _blocked(f"Event is disabled: {event['id']}")
         who.require_scope(event)

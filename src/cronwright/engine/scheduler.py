@@ -33,6 +33,8 @@ from cronwright.engine.jobs.launch import LaunchError
 from cronwright.engine.jobs.rules import event_request
 from cronwright.engine.scheduler_plugins import SchedulerPlugins
 from cronwright.engine.state import GlobalState
+from cronwright.logs import fields
+from cronwright.metrics import Metrics
 from cronwright.store.base import DuplicateId, Store, StoreError
 from cronwright.triggers import CompiledTriggers, Fire, ZoneCache, compile_triggers
 
@@ -85,8 +87,11 @@ class Scheduler:
         settings: Settings,
         jobs: JobEngine,
         state: GlobalState,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
         self._catalog = catalog
+        self._metrics = metrics or Metrics()
         self._store = store
         self._clock = clock
         self._settings = settings
@@ -185,6 +190,9 @@ class Scheduler:
         self.plugins.run_pending()
         self._save_last(now_minute)
         self.last_tick_s = time.process_time() - started
+        log.debug(
+            "scheduler tick", extra=fields(minute=now_minute, events=len(events), cpu_s=round(self.last_tick_s, 4))
+        )
 
     def _process(
         self,
@@ -210,6 +218,8 @@ class Scheduler:
             braked = False
             for fire in result.fires:
                 if fire.plugin_gate:
+                    self._metrics.fire("deferred")
+                    log.debug("fire deferred to a scheduler plugin", extra=_fire_fields(event, fire))
                     self.plugins.defer(event, fire)
                 elif not self._launch(event, fire, round_=int(state.get("round") or 0)):
                     braked = True
@@ -230,17 +240,37 @@ class Scheduler:
         """Launch one fire; False when the launch brake or the database refused it (retry later)."""
         ledger = {"event_id": event["id"], "at": fire.at, "trigger": fire.trigger_index, "round": round_}
         try:
-            self._jobs.launch(launch_request(event, fire, source), fire=ledger)
+            jobs = self._jobs.launch(launch_request(event, fire, source), fire=ledger)
         except DuplicateId:
+            self._metrics.fire("duplicate")
+            log.debug("fire already launched", extra=_fire_fields(event, fire))
             return True  # already launched (replayed tick or another conductor)
         except StoreError as exc:
-            log.warning("scheduled launch of %s postponed: %s", event["id"], exc)
+            self._metrics.fire("postponed")
+            log.warning(
+                "scheduled launch of %s postponed: %s",
+                event["id"],
+                exc,
+                extra=_fire_fields(event, fire, reason="database"),
+            )
             return False
         except LaunchError as exc:
             if str(exc).startswith("Global jobs per minute limit"):
+                self._metrics.fire("postponed")
+                log.info("fire postponed", extra=_fire_fields(event, fire, reason=str(exc)))
                 return False
             self._record(ledger, "failed", str(exc))
-            log.warning("scheduled launch of %s failed: %s", event["id"], exc)
+            self._metrics.fire("failed")
+            log.warning(
+                "scheduled launch of %s failed: %s", event["id"], exc, extra=_fire_fields(event, fire, reason=str(exc))
+            )
+            return True
+        lateness_s = self._clock.now() - fire.at
+        self._metrics.fire("launched", lateness_s)
+        log.debug(
+            "fire launched",
+            extra=_fire_fields(event, fire, job_id=jobs[0]["id"] if jobs else None, lateness_s=round(lateness_s, 3)),
+        )
         return True
 
     def _launch_gated(self, event: dict[str, Any], fire: Fire) -> None:
@@ -253,10 +283,23 @@ class Scheduler:
         missed = compiled.forecast(
             last + 59.5, MAX_MISSED_PER_EVENT, nth, zones, horizon_days=horizon, include_suppressed=False
         )
-        for fire in missed:
-            if isinstance(fire, Fire) and fire.minute < now_minute:
-                ledger = {"event_id": event["id"], "at": fire.at, "trigger": fire.trigger_index, "round": 0}
-                self._record(ledger, "skipped", MISSED_REASON)
+        skipped = [f for f in missed if isinstance(f, Fire) and f.minute < now_minute]
+        for fire in skipped:
+            ledger = {"event_id": event["id"], "at": fire.at, "trigger": fire.trigger_index, "round": 0}
+            self._record(ledger, "skipped", MISSED_REASON)
+            self._metrics.fire("skipped")
+        if skipped:  # one line per event and downtime, however many fires it missed
+            log.info(
+                "fires skipped",
+                extra=fields(
+                    event=event["id"],
+                    count=len(skipped),
+                    first_at=skipped[0].at,
+                    last_at=skipped[-1].at,
+                    reason="missed",
+                    description=MISSED_REASON,
+                ),
+            )
 
     def _record(self, ledger: dict[str, Any], status: str, reason: str) -> None:
         try:
@@ -324,6 +367,11 @@ class Scheduler:
                 self._jobs.launch(launch_request(event, fire, source="startup"))
             except LaunchError as exc:
                 log.warning("startup launch of %s failed: %s", event["id"], exc)
+
+
+def _fire_fields(event: dict[str, Any], fire: Fire, **more: Any) -> dict[str, Any]:
+    """``extra`` of a fire's log line: the event, the fire's time and trigger, and ``more``."""
+    return fields(event=event["id"], at=fire.at, trigger=fire.trigger_index, stype=fire.stype or None, **more)
 
 
 def _local_zone() -> str:

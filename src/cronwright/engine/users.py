@@ -13,6 +13,7 @@ other sessions.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -27,8 +28,11 @@ from cronwright.engine.entities import Authenticate
 from cronwright.engine.identity import Identity
 from cronwright.engine.throttle import LoginLimits, LoginThrottle
 from cronwright.engine.validation import RESERVED_WORDS
-from cronwright.errors import BadRequest, Conflict, Forbidden, NotFound, api_error
+from cronwright.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited, api_error
+from cronwright.logs import fields
 from cronwright.store.base import DuplicateId, StaleWrite, StoreWriter
+
+log = logging.getLogger("cronwright.auth")
 
 PRIVATE_USER_KEYS = ("password", "salt")
 USERNAME_RE = re.compile(r"^[\w.\-]+\Z", re.ASCII)
@@ -212,7 +216,9 @@ class UserService:
         if "username" in params and params["username"] != current["username"]:
             raise BadRequest("user", "Username mismatch.")
         if new_password:
-            ok, _ = await self._check_password(current["username"], current, str(old_password), origin)
+            ok, _ = await self._check_password(
+                current["username"], current, str(old_password), origin, purpose="password_change"
+            )
             if not ok:
                 raise Forbidden("login", "Your password is incorrect.")
         fields = {k: v for k, v in fields.items() if current.get(k) != v}
@@ -228,17 +234,24 @@ class UserService:
     # helpers
 
     async def _check_password(
-        self, username: str, user: dict[str, Any] | None, password: str, origin: Origin
+        self, username: str, user: dict[str, Any] | None, password: str, origin: Origin, purpose: str = "login"
     ) -> tuple[bool, str | None]:
         """Verify ``password`` against ``user`` (None: a dummy hash, same cost) inside the
-        failed-login limits; returns (ok, upgraded hash to store)."""
-        keys = self._throttle.begin(username, origin.ip)
+        failed-login limits; returns (ok, upgraded hash to store). Failures and refusals are
+        logged with the user name and client address (never the password)."""
+        try:
+            keys = self._throttle.begin(username, origin.ip)
+        except RateLimited:
+            _log_refused(purpose, username, user, origin, "too many failed attempts")
+            raise
         ok: bool | None = None
         try:
             ok, new_hash = await self.passwords.verify(user.get("password") if user else None, password)
             ok = ok and user is not None
         finally:
             self._throttle.end(keys, ok)
+        if not ok:
+            _log_refused(purpose, username, user, origin, "wrong password" if user else "unknown user")
         return ok, new_hash
 
     def _lookup(self, username: str) -> dict[str, Any] | None:
@@ -308,6 +321,24 @@ def _username_param(params: dict[str, Any]) -> str:
     ):
         raise api_error("Malformed parameter: username")
     return username
+
+
+#: longest user name written to the log (it is what the client typed)
+_LOGGED_NAME_CHARS = 64
+
+
+def _log_refused(purpose: str, username: str, user: dict[str, Any] | None, origin: Origin, reason: str) -> None:
+    log.warning(
+        "login failed" if purpose == "login" else "password check failed",
+        extra=fields(
+            method="password",
+            purpose=purpose,
+            username=username[:_LOGGED_NAME_CHARS],
+            known_user=user is not None,
+            ip=origin.ip or None,
+            reason=reason,
+        ),
+    )
 
 
 def _check_password(value: Any, key: str) -> None:

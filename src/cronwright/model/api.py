@@ -138,6 +138,30 @@ class TextResult(Envelope):
     text: str
 
 
+class SearchJobsRequest(Request):
+    query: str | None = Field(
+        "*",
+        description="`*`, simple terms (`event:x tags:_error|flag -code:0 date:>=2026-12-01`, bare words search "
+        '`code`), PxQL `(code = "abort" | code = "3")` or `#id:JOB_ID`; see docs/jobs.md.',
+    )
+    offset: int | str | None = Field(0, description="Negative: counts from the end.")
+    limit: int | str | None = Field(1, description="Default 1 (xyOps); `0` in a query string: all rows.")
+    sort_by: str | None = Field("_id", description="`_id` (launch order), `completed` or `elapsed`.")
+    sort_dir: int | str | None = Field(-1, description="-1 descending, 1 ascending.")
+    verbose: bool | str | None = Field(None, description="Keep the heavy fields (input, data, files, ...).")
+    select: list[str] | str | None = Field(None, description="Only these keys of each row (array or CSV).")
+
+
+class SearchJobsResult(Envelope):
+    rows: list[dict[str, Any]] = Field(description="Stored job records, in sort order, paged.")
+    list: ListInfo
+
+
+class MaintenanceResult(Envelope):
+    jobs: int = Field(description="Job records deleted (with their logs and files).")
+    activity: int = Field(description="Activity records deleted.")
+
+
 class CountResult(Envelope):
     count: int
 
@@ -156,6 +180,8 @@ class ForecastRequest(IdRequest):
 
 class ForecastRow(BaseModel):
     at: int
+    iso: str | None = Field(None, description="`at` in ISO 8601, in the zone of the trigger (`timezone`).")
+    timezone: str | None = None
     minute: int
     trigger: int
     type: str | None = None
@@ -172,6 +198,47 @@ class ForecastResult(Envelope):
     list: ListInfo
     active: bool
     timezone: str
+
+
+class UpcomingRequest(Request):
+    ids: list[str] | str | None = Field(None, description="Only these events (array or CSV of ids).")
+    category: list[str] | str | None = Field(None, description="Only events of these categories (array or CSV).")
+    # ``from`` is a Python keyword: the field is named by its alias
+    from_: float | str | None = Field(
+        None, alias="from", description="Start: Unix seconds or ISO 8601 (default: now); runs strictly after it."
+    )
+    to: float | str | None = Field(None, description="End (inclusive): Unix seconds or ISO 8601; default from + 24 h.")
+    hours: float | None = Field(None, description="Window length instead of `to` (at most 744).")
+    limit: int | None = Field(100, description="Rows, 1–1000.")
+    suppressed: bool | None = Field(True, description="Include suppressed runs (blackout, range, nth, disabled…).")
+
+
+class UpcomingRow(BaseModel):
+    event: str
+    title: str | None = None
+    category: str | None = None
+    epoch: int = Field(description="When it runs, Unix seconds.")
+    iso: str = Field(description="`epoch` in ISO 8601, in the zone of the trigger (`timezone`).")
+    timezone: str
+    trigger: int = Field(description="Index in the event's `triggers`.")
+    type: str | None = Field(None, description="The trigger's type (schedule, interval, single).")
+    suppressed: bool
+    reason: str | None = Field(
+        None, description="Why suppressed: blackout, range, nth, disabled, category, plugin, scheduler."
+    )
+    detail: str | None = None
+    until: int | None = Field(None, description="The job waits until this instant (delay, precision).")
+    stype: str | None = None
+    dst: str | None = None
+
+
+class UpcomingResult(Envelope):
+    rows: list[UpcomingRow]
+    list: ListInfo
+    truncated: bool = Field(description="More runs fall in the window than `limit`.")
+    from_: float = Field(alias="from")
+    to: float
+    timezone: str = Field(description="The server's default time zone.")
 
 
 class FireRow(BaseModel):
@@ -207,6 +274,11 @@ class EventList(Envelope):
 
 class EventResult(Envelope):
     event: d.Event
+    warnings: list[str] | None = Field(
+        None,
+        description="Cronwright addition, present only when non-empty: what was saved but is probably a "
+        "mistake (a misspelt key, an unknown target or algo, a time zone in the wrong case).",
+    )
 
 
 class EventDetail(Envelope):

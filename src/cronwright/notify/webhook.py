@@ -30,6 +30,8 @@ from typing import Any, Final
 
 import httpx
 
+from cronwright.logs import fields
+
 from .macros import render_lenient
 from .netpolicy import DestinationDenied, NetworkPolicy, web_hook_client
 from .outcome import Outcome
@@ -148,7 +150,20 @@ async def fire_web_hook(
         tries = "\n".join(f"{number}. {text}" for number, text in enumerate(earlier, 1))
         outcome.details = f"**Attempts:** {len(earlier) + 1}; earlier failures:\n\n{tries}\n\n{outcome.details}"
     outcome.elapsed_ms = _elapsed_ms(started)
-    log.info("Web hook %s %s: %s", prepared.method, origin(prepared.url), outcome.description)
+    log.log(
+        logging.INFO if outcome.ok else logging.WARNING,
+        "Web hook %s %s: %s",
+        prepared.method,
+        origin(prepared.url),
+        outcome.description,
+        extra=fields(
+            method=prepared.method,
+            origin=origin(prepared.url),
+            code=outcome.code,
+            attempts=len(earlier) + 1,
+            elapsed_ms=outcome.elapsed_ms,
+        ),
+    )
     return outcome
 
 

@@ -11,6 +11,11 @@ runner's own variables (``is_protected_env_name``), and by default only names wi
 letter or declared by the plugin become variables at all (``ParamNames``). Such params still reach the plugin in
 the job JSON on stdin. Host variables (the conductor's environment, config ``job_env``) are not
 params and are passed unchanged.
+
+Linux refuses to start a program (``E2BIG``, "Argument list too long") when one environment string
+is longer than ``MAX_ENV_STRING_BYTES`` or all of them with the arguments exceed ``ARG_MAX``; a
+param that would not fit (``MAX_ENV_STRING_BYTES`` each, ``env_budget()`` in all) is left out of the
+environment and reaches the plugin in the job JSON only.
 """
 
 from __future__ import annotations
@@ -30,6 +35,12 @@ import orjson
 import cronwright
 
 _NON_WORD = re.compile(r"\W+")
+
+#: Linux's limit for one environment string, ``NAME=value`` and its NUL byte (MAX_ARG_STRLEN)
+MAX_ENV_STRING_BYTES = 131072
+#: at most this much of the environment (strings and pointers) for a job; the rest of ``ARG_MAX``
+#: stays for the arguments
+MAX_ENV_TOTAL_BYTES = 1024 * 1024
 
 #: Environment names a param may never set, in any case (``is_protected_env_name``).
 PROTECTED_ENV_NAMES: frozenset[str] = frozenset(
@@ -152,11 +163,14 @@ def put_params(
     values: Any,
     skipped: list[str] | None = None,
     names: ParamNames = LOWER_CASE_ONLY,
-) -> None:
+    oversized: list[str] | None = None,
+) -> list[str]:
     """Set ``<prefix><key>`` for each entry of ``values`` (a mapping) that ``names`` allows; the
-    names it refuses are appended to ``skipped``."""
+    names it refuses are appended to ``skipped``, those too long for one environment string
+    (``MAX_ENV_STRING_BYTES``) to ``oversized``. Returns the names set."""
     if not isinstance(values, Mapping):
-        return
+        return []
+    done = []
     for key, value in values.items():
         name = env_name(prefix, key)
         if not name:
@@ -165,7 +179,46 @@ def put_params(
             if skipped is not None:
                 skipped.append(name)
             continue
-        env[name] = encode_value(value)
+        text = encode_value(value)
+        if env_bytes(name, text) > MAX_ENV_STRING_BYTES:
+            if oversized is not None:
+                oversized.append(name)
+            continue
+        env[name] = text
+        done.append(name)
+    return done
+
+
+def env_bytes(name: str, value: str) -> int:
+    """Bytes of ``NAME=value`` and its NUL byte, as the kernel counts them."""
+    return len(name.encode("utf-8", "surrogatepass")) + len(value.encode("utf-8", "surrogatepass")) + 2
+
+
+def env_budget() -> int:
+    """Bytes the whole environment of a job may take: ``MAX_ENV_TOTAL_BYTES``, or half of
+    ``ARG_MAX`` when that is smaller."""
+    try:
+        arg_max = os.sysconf("SC_ARG_MAX")
+    except (ValueError, OSError):
+        arg_max = -1
+    return min(MAX_ENV_TOTAL_BYTES, arg_max // 2) if arg_max > 0 else MAX_ENV_TOTAL_BYTES
+
+
+def _fit_environment(env: dict[str, str], base_env: Mapping[str, str], params: list[str], budget: int) -> list[str]:
+    """Leave out the largest param variables until ``env`` fits ``budget`` (a host variable a
+    param had replaced gets its value back); returns the names left out."""
+    size = sum(env_bytes(k, v) + 8 for k, v in env.items())  # + the pointer to each string
+    dropped = []
+    for name in sorted(dict.fromkeys(params), key=lambda n: env_bytes(n, env[n]), reverse=True):
+        if size <= budget:
+            break
+        size -= env_bytes(name, env[name]) + 8
+        del env[name]
+        dropped.append(name)
+        if name in base_env and not name.startswith("XYOPS_"):
+            env[name] = base_env[name]
+            size += env_bytes(name, env[name]) + 8
+    return dropped
 
 
 def build_environment(
@@ -177,11 +230,13 @@ def build_environment(
     base_url: str,
     skipped: list[str] | None = None,
     names: ParamNames = LOWER_CASE_ONLY,
+    oversized: list[str] | None = None,
 ) -> dict[str, str]:
     """The plugin process environment: ``base_env`` without ``XYOPS_*`` variables, the documented
     job variables, the params ``names`` allows, ``data_<k>`` per input data key and
     ``server_data_<k>`` per server data key (later entries win, so a param may override an
-    ordinary host variable, as in xyOps). Refused names are appended to ``skipped``."""
+    ordinary host variable, as in xyOps). Refused names are appended to ``skipped``, names of
+    params too large for the environment (one string, or all together) to ``oversized``."""
     env = {key: value for key, value in base_env.items() if not key.startswith("XYOPS_")}
     env["CRONWRIGHT"] = "1"
     env["XYOPS"] = cronwright.__version__
@@ -193,11 +248,15 @@ def build_environment(
     # uploaded files sit in the job directory: Python (3.11+) must not import them as modules for
     # ``python -c``/``-m`` or a script there (docs/security.md); params cannot unset it (PYTHON*)
     env["PYTHONSAFEPATH"] = "1"
-    put_params(env, "", job.get("params"), skipped, names)
+    too_large: list[str] = []
+    params = put_params(env, "", job.get("params"), skipped, names, too_large)
     job_input = job.get("input")
     if isinstance(job_input, Mapping):
-        put_params(env, "data_", job_input.get("data"), skipped, names)
-    put_params(env, "server_data_", job.get("serverData"), skipped, names)
+        params += put_params(env, "data_", job_input.get("data"), skipped, names, too_large)
+    params += put_params(env, "server_data_", job.get("serverData"), skipped, names, too_large)
+    too_large += _fit_environment(env, base_env, params, env_budget())
+    if oversized is not None:
+        oversized.extend(too_large)
     return env
 
 

@@ -23,7 +23,14 @@ from typing import Any
 import orjson
 
 from cronwright.runner.base import RunSpec
-from cronwright.runner.environment import Credentials, LaunchError, build_environment, resolve_credentials
+from cronwright.runner.environment import (
+    MAX_ENV_STRING_BYTES,
+    Credentials,
+    LaunchError,
+    build_environment,
+    env_budget,
+    resolve_credentials,
+)
 from cronwright.runner.shell import write_script
 
 _BUILTIN = re.compile(r"\[([\w\-]+)\]")
@@ -95,11 +102,24 @@ def protected_notice(names: list[str]) -> tuple[str, ...]:
     )
 
 
+def oversized_notice(names: list[str]) -> tuple[str, ...]:
+    """The meta-log line naming params too large for the environment (never their values)."""
+    if not names:
+        return ()
+    listed = ", ".join(dict.fromkeys(names))
+    return (
+        "Params too large for environment variables (Linux allows "
+        f"{MAX_ENV_STRING_BYTES // 1024} KiB per variable; Cronwright uses {env_budget() // 1024} KiB for all of "
+        f"them) were not passed as variables; they are in the job JSON on stdin: {listed:.1000}",
+    )
+
+
 def prepare_launch(spec: RunSpec) -> Launch:
     job = spec.job
     log_file = str(job.get("log_file") or "")
     credentials = resolve_credentials(spec.uid, spec.gid)
     skipped: list[str] = []
+    oversized: list[str] = []
     env = build_environment(
         job,
         spec.base_env,
@@ -108,9 +128,10 @@ def prepare_launch(spec: RunSpec) -> Launch:
         base_url=spec.base_url,
         skipped=skipped,
         names=spec.param_names,
+        oversized=oversized,
     )
     env.update(credentials.env)
-    notices = protected_notice(skipped)
+    notices = protected_notice(skipped) + oversized_notice(oversized)
     raw_params = job.get("params")
     params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
     stdin = job_line(spec, log_file)

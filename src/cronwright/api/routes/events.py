@@ -33,8 +33,12 @@ def get_event(ctx: Ctx) -> dict[str, Any]:
 )
 def create_event(ctx: Ctx) -> dict[str, Any]:
     """Requires `create_events` and scope on the category and targets. The payload is validated
-    before authentication."""
-    return {"event": ctx.conductor.events.create_event(ctx.params, ctx.authenticate, ctx.origin)}
+    before authentication. `warnings` (a Cronwright addition, only when there are some) points out
+    what was saved but is probably a mistake: a misspelt key, an unknown target or `algo`, a time
+    zone spelt in the wrong case (saved corrected)."""
+    warnings: list[str] = []
+    event = ctx.conductor.events.create_event(ctx.params, ctx.authenticate, ctx.origin, warnings)
+    return _with_warnings({"event": event}, warnings)
 
 
 @router.endpoint(
@@ -42,8 +46,17 @@ def create_event(ctx: Ctx) -> dict[str, Any]:
 )
 def update_event(ctx: Ctx) -> dict[str, Any]:
     """Shallow merge into the stored event (each given key replaces the stored value). Requires
-    `edit_events`. Send `revision` for compare-and-set; `update_state` changes the event's state."""
-    return {"event": ctx.conductor.events.update_event(ctx.params, ctx.authenticate, ctx.origin)}
+    `edit_events`. Send `revision` for compare-and-set; `update_state` changes the event's state.
+    `warnings` as for `create_event`, about the keys the update sends."""
+    warnings: list[str] = []
+    event = ctx.conductor.events.update_event(ctx.params, ctx.authenticate, ctx.origin, warnings)
+    return _with_warnings({"event": event}, warnings)
+
+
+def _with_warnings(body: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    if warnings:
+        body["warnings"] = warnings
+    return body
 
 
 @router.endpoint("delete_event", style="write", summary="Delete an event", request=m.DeleteEventRequest, response=m.Ok)

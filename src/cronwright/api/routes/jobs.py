@@ -62,6 +62,39 @@ def get_jobs(ctx: Ctx) -> dict[str, Any]:
 
 
 @router.endpoint(
+    "search_jobs",
+    style="read",
+    summary="Search the job history",
+    request=m.SearchJobsRequest,
+    response=m.SearchJobsResult,
+    errors=("db",),
+)
+async def search_jobs(ctx: Ctx) -> dict[str, Any]:
+    """Completed jobs matching `query` (default `*`), sorted by `sort_by` (`_id`, `completed`,
+    `elapsed`) in `sort_dir`, paged by `offset` and `limit` (default **1**); `list.length` counts
+    every match the caller may see. Heavy fields only with `verbose`; `select` keeps only the
+    listed keys. Query mistakes of PxQL, unknown sorters and unknown `#id:` answer `db` (400)."""
+    searcher = ctx.conductor.job_search
+    plan = searcher.prepare(ctx.params, ctx.authenticate)
+    return await anyio.to_thread.run_sync(searcher.run, plan)
+
+
+@router.endpoint(
+    "run_maintenance",
+    style="write",
+    summary="Trim the job history and activity log now (Cronwright extension)",
+    response=m.MaintenanceResult,
+)
+async def run_maintenance(ctx: Ctx) -> dict[str, Any]:
+    """Admin only. Runs the daily retention pass at once (docs/configuration.md, `retention_*`):
+    the oldest job records beyond `retention_max_jobs` (with their logs and files) and activity
+    records beyond `retention_max_activity` are deleted, in small batches; answers the counts."""
+    ctx.authenticate().require_admin()
+    outcome = await ctx.conductor.maintenance.run()
+    return {"jobs": outcome.jobs, "activity": outcome.activity}
+
+
+@router.endpoint(
     "tail_live_job_log",
     style="read",
     summary="The end of a running job's log",

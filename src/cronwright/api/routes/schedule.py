@@ -1,5 +1,5 @@
-"""Scheduling endpoints: magic links and their form page, the forecast, the fire ledger, and the
-test-only clock."""
+"""Scheduling endpoints: magic links and their form page, the forecast, the upcoming runs, the fire
+ledger, and the test-only clock."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from cronwright.clock import AdjustableClock
 from cronwright.engine.common import int_param
 from cronwright.engine.jobs.launch import LaunchError
 from cronwright.engine.runs import UploadedFile
+from cronwright.engine.upcoming import forecast_rows, parse_upcoming, upcoming_runs
 from cronwright.engine.validation import ID_RE, require_params
 from cronwright.errors import Conflict, CwError, NotFound, api_error
 from cronwright.model import api as m
-from cronwright.triggers import Fire, ZoneCache
+from cronwright.triggers import ZoneCache
 
 router = EndpointSet(tag="Scheduling")
+#: the last instant a forecast may start from: 9999-12-31 23:59:59 UTC
+MAX_INSTANT_S = 253_402_300_799
 
 
 def _token_and_wait(ctx: Ctx) -> tuple[str, bool]:
@@ -112,8 +115,8 @@ def get_event_forecast(ctx: Ctx) -> dict[str, Any]:
             after = float(after)
         except ValueError:
             raise api_error("Malformed parameter: after (Unix seconds)") from None
-    if isinstance(after, bool) or not isinstance(after, (int, float)):
-        raise api_error("Malformed parameter: after (Unix seconds)")
+    if isinstance(after, bool) or not isinstance(after, (int, float)) or not 0 <= after <= MAX_INSTANT_S:
+        raise api_error("Malformed parameter: after (Unix seconds)")  # NaN and infinities fail the range too
     who = ctx.authenticate()
     event = conductor.catalog["events"].get(params["id"])
     if event is None:
@@ -122,26 +125,40 @@ def get_event_forecast(ctx: Ctx) -> dict[str, Any]:
     scheduler = conductor.scheduler
     compiled = scheduler.compiled(event)
     nth = int(conductor.store.get_event_state(event["id"]).get("nth") or 0)
-    rows = []
-    for item in compiled.forecast(float(after), count, nth, ZoneCache()):
-        trigger = (
-            (event.get("triggers") or [{}])[item.trigger_index]
-            if 0 <= item.trigger_index < len(event.get("triggers") or [])
-            else {}
-        )
-        row: dict[str, Any] = {
-            "at": item.at,
-            "minute": item.minute,
-            "trigger": item.trigger_index,
-            "type": trigger.get("type"),
-        }
-        if isinstance(item, Fire):
-            row.update(suppressed=False, until=item.until, stype=item.stype, dst=item.dst)
-        else:
-            row.update(suppressed=True, reason=item.reason, detail=item.detail)
-        rows.append(row)
+    items = compiled.forecast(float(after), count, nth, ZoneCache())
+    rows = forecast_rows(event, compiled, items, scheduler.default_tz)
     active = scheduler.eligible(event) and conductor.state.scheduler_enabled and compiled.launching
     return {"rows": rows, "list": {"length": len(rows)}, "active": active, "timezone": scheduler.default_tz}
+
+
+@router.endpoint(
+    "get_upcoming_runs",
+    style="read",
+    summary="Upcoming runs across events (Cronwright extension)",
+    request=m.UpcomingRequest,
+    response=m.UpcomingResult,
+)
+def get_upcoming_runs(ctx: Ctx) -> dict[str, Any]:
+    """The scheduled runs of every event the caller may see, in time order, from `from` (default:
+    now; Unix seconds or ISO 8601, without an offset in the server's zone) to `to` or `from` +
+    `hours` (default 24 hours, at most 31 days). Filters: `ids` and `category` (arrays or CSV).
+    Each row names the event, `epoch` and `iso` (in the firing trigger's zone), the trigger (index,
+    type) and, for a run that will not happen, `suppressed: true` with `reason` (blackout, range,
+    nth; disabled, category, plugin or scheduler when the scheduler skips the event) and `detail`;
+    `suppressed=false` leaves those out. At most `limit` rows (1–1000, default 100); `truncated`
+    says the window holds more."""
+    conductor = ctx.conductor
+    scheduler = conductor.scheduler
+    query = parse_upcoming(ctx.params, conductor.clock.now(), scheduler.default_tz)
+    who = ctx.authenticate()
+    return upcoming_runs(
+        who,
+        query,
+        catalog=conductor.catalog,
+        scheduler=scheduler,
+        store=conductor.store,
+        scheduler_enabled=conductor.state.scheduler_enabled,
+    )
 
 
 @router.endpoint(

@@ -16,7 +16,7 @@ from cronwright.config import Settings
 from cronwright.engine import activity
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.jobs.launch import LaunchError
-from cronwright.engine.jobs.rules import event_request
+from cronwright.engine.jobs.rules import event_request, no_manual_runs
 from cronwright.engine.jobs.worker import host_environment
 from cronwright.engine.permits import job_principal_tag
 from cronwright.expr import ExprError, compile_template
@@ -178,7 +178,7 @@ class Handlers:
             isinstance(t, dict) and t.get("type") == "manual" and t.get("enabled") for t in target.get("triggers") or []
         )
         if not manual:
-            return Outcome("event", f"Event does not allow manual job runs: {target_id}")
+            return Outcome("event", no_manual_runs(str(target_id)))
         request = event_request(target)
         request["source"] = "action"
         # the chained job acts for whoever the parent acts for (docs/security.md, "Job authority")

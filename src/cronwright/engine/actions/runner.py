@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from cronwright.engine.actions.hookdata import hook_data
 from cronwright.engine.common import public_reason
 from cronwright.engine.jobs.rules import is_enabled
+from cronwright.logs import fields
+from cronwright.metrics import Metrics
 from cronwright.notify import Outcome
 from cronwright.store.base import StoreError
 
@@ -53,8 +55,9 @@ def dedupe_key(action: dict[str, Any]) -> str:
 
 
 class ActionRunner:
-    def __init__(self, handlers: Handlers) -> None:
+    def __init__(self, handlers: Handlers, *, metrics: Metrics | None = None) -> None:
         self.handlers = handlers
+        self._metrics = metrics or Metrics()
 
     def collect(self, job: dict[str, Any], conditions: list[str]) -> list[tuple[str, dict[str, Any]]]:
         """The (condition, action) pairs to run now, deduplicated, without those that already ran."""
@@ -98,6 +101,7 @@ class ActionRunner:
             action["details"] = outcome.details
         action["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
         handlers.note(job, f"Action {action.get('type')} ({condition}): {outcome.description}")
+        self._report(job, action.get("type"), condition, outcome, action["elapsed_ms"])
         try:
             handlers.record_activity(job, condition, action)
         except StoreError as exc:  # the result is on the job; the audit row is best effort
@@ -124,13 +128,35 @@ class ActionRunner:
             except Exception as exc:
                 results.append(_failed(exc))
         outcomes = await asyncio.gather(*results, return_exceptions=True)
-        for outcome in outcomes:
+        for sub, outcome in zip(subs, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 log.error("limit notification of job %s failed", job["id"], exc_info=outcome)
+                outcome = Outcome("internal", f"Limit notification failed: {public_reason(outcome)}")
+            self._report(job, sub["type"], "limit", outcome, outcome.elapsed_ms)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
                 return Outcome("internal", f"Limit notification failed: {public_reason(outcome)}")
             if outcome.code:
                 return outcome
         return Outcome(0, "Successfully applied limits.")
+
+    def _report(self, job: dict[str, Any], kind: Any, condition: str, outcome: Outcome, elapsed_ms: Any) -> None:
+        """Metrics and, for a failure, a log line (its description is the masked one of the report)."""
+        ok = not outcome.code
+        self._metrics.action(kind, ok)
+        log.log(
+            logging.DEBUG if ok else logging.WARNING,
+            "action done" if ok else "action failed",
+            extra=fields(
+                job_id=job.get("id"),
+                event=job.get("event"),
+                type=kind,
+                condition=condition,
+                code=outcome.code,
+                description=outcome.description,
+                elapsed_ms=elapsed_ms,
+            ),
+        )
 
 
 async def _failed(exc: Exception) -> Outcome:

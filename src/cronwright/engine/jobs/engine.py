@@ -38,6 +38,8 @@ from cronwright.engine.jobs.worker import LocalWorker
 from cronwright.engine.permits import Permits
 from cronwright.engine.servers import ServerRegistry
 from cronwright.expr import ExprError, compile_expression, is_truthy
+from cronwright.logs import fields
+from cronwright.metrics import Metrics
 from cronwright.runner import JobRun
 from cronwright.store.base import ACTIVE_JOB_STATES, Store, StoreError
 
@@ -59,9 +61,17 @@ _AT_FINISH = frozenset({"update_event", "delete_event"})
 
 class JobEngine:
     def __init__(
-        self, catalog: Catalog, store: Store, clock: Clock, settings: Settings, servers: ServerRegistry
+        self,
+        catalog: Catalog,
+        store: Store,
+        clock: Clock,
+        settings: Settings,
+        servers: ServerRegistry,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
         self._catalog = catalog
+        self.metrics = metrics or Metrics()
         self._store = store
         self._clock = clock
         self._settings = settings
@@ -201,7 +211,17 @@ class JobEngine:
             servers = self._candidates({**request, "limits": request.get("limits") or []})
             if len(servers) > 1:
                 requests = [{**request, "targets": [s["id"]]} for s in servers]
-        jobs = [self.launcher.build(r) for r in requests]
+        try:
+            jobs = [self.launcher.build(r) for r in requests]
+        except LaunchError as exc:
+            self.metrics.launch_refused(request.get("source"))
+            log.info(
+                "job launch refused",
+                extra=fields(
+                    event=request.get("id") or request.get("event"), source=request.get("source"), reason=str(exc)
+                ),
+            )
+            raise
 
         def record(w: Any) -> None:
             if fire is not None:
@@ -220,6 +240,19 @@ class JobEngine:
         self._store.transact(record)
         for job in jobs:
             self.active[job["id"]] = job
+            self.metrics.job_launched(job)
+            log.info(
+                "job launched",
+                extra=fields(
+                    job_id=job["id"],
+                    event=job.get("event"),
+                    category=job.get("category"),
+                    source=job.get("source"),
+                    username=job.get("username"),
+                    state=job.get("state"),
+                    retry=job.get("retry_count") or None,
+                ),
+            )
             if job.get("setup_error"):
                 self.spawn(self.finisher.finish(job, Outcome(code=1, description=job.pop("setup_error"))), "finish")
             self.wake_at(job.get("until"))
@@ -571,6 +604,7 @@ class JobEngine:
         job = self.active.get(job_id)
         if job is not None:
             job["pid"] = pid
+            log.debug("job process started", extra=fields(job_id=job_id, event=job.get("event"), pid=pid))
             self.try_persist(job)  # recorded at once: after a crash, the next start can kill the orphan
 
     def job_log(self, job_id: str, chunk: bytes) -> None:

@@ -27,6 +27,8 @@ from cronwright.engine.jobs.rules import (
     normalize_code,
     retry_request,
 )
+from cronwright.logs import fields
+from cronwright.metrics import job_outcome
 from cronwright.runner import OutputFile, RunResult
 from cronwright.runner.protocol import is_success_code
 from cronwright.store.base import StoreError
@@ -62,6 +64,36 @@ class Outcome:
             mem=result.mem.as_dict() if result.mem.count else None,
             retry_ok=retry_ok,
         )
+
+
+#: at most this much of a failed job's description goes into its log line
+_DESCRIPTION_CHARS = 200
+
+
+def _report_finished(engine: JobEngine, job: dict[str, Any]) -> None:
+    """The ``job finished`` log line and metrics (never raises: the job is already stored)."""
+    try:
+        outcome = job_outcome(job.get("code"))
+        engine.metrics.job_finished(job)
+        failed = outcome != "success"
+        log.log(
+            logging.WARNING if failed else logging.INFO,
+            "job finished",
+            extra=fields(
+                job_id=job["id"],
+                event=job.get("event"),
+                category=job.get("category"),
+                source=job.get("source"),
+                server=job.get("server") or None,
+                code=job.get("code"),
+                outcome=outcome,
+                elapsed_s=job.get("elapsed"),
+                retried=True if job.get("retried") else None,
+                description=str(job.get("description") or "")[:_DESCRIPTION_CHARS] if failed else None,
+            ),
+        )
+    except Exception:
+        log.exception("reporting the end of job %s failed", job.get("id"))
 
 
 class Finisher:
@@ -219,6 +251,7 @@ class Finisher:
             log.exception("storing the final record of job %s failed; retrying on the next pass", job["id"])
             return False
         engine.worker.cleanup(job["id"])
+        _report_finished(engine, job)
         engine.completed(job)
         return True
 

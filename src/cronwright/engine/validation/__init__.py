@@ -2,7 +2,8 @@
 
 Modules: ``params`` (requireParams & friends, param definitions/values), ``triggers``, ``limits``,
 ``actions``, ``fields``, ``event`` (the whole ``requireValidEventData``), ``lookup`` (the read-only
-entity view validation needs), ``jsvalue`` (the JS value semantics xyOps relies on).
+entity view validation needs), ``jsvalue`` (the JS value semantics xyOps relies on), ``advice`` (the
+``warnings`` about a saved event: accepted, but probably a mistake).
 """
 
 from cronwright.engine.validation.actions import validate_actions

@@ -38,6 +38,7 @@ from sqlalchemy import (
 
 from cronwright.store.base import SchemaTooNew, StoreError
 from cronwright.store.sql import tables
+from cronwright.store.sql.jobindex import backfill_job_index
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,20 @@ def _v2_fires(conn: Connection) -> None:
     ).create(conn)
 
 
+def _v3_job_search(conn: Connection) -> None:
+    """Version 3 (release 0.3): the job history index (``job_search``, ``job_words``), filled from
+    the stored final records, and an index to trim activity keywords by record."""
+    tables.job_search.create(conn)
+    tables.job_words.create(conn)
+    # plain DDL: an ``Index`` built on the live table would attach itself to ``tables.metadata``
+    conn.execute(text("CREATE INDEX ix_activity_keywords_seq ON activity_keywords (activity_seq)"))
+    backfill_job_index(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _baseline),
     Migration(2, "scheduled fires ledger", _v2_fires),
+    Migration(3, "job history index", _v3_job_search),
 )
 
 _PG_LOCK_KEY = 0x43524F4E  # "CRON": serializes concurrent migrators on PostgreSQL

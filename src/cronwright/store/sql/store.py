@@ -53,7 +53,9 @@ from cronwright.store.base import (
     StoreError,
     StoreUnavailable,
 )
-from cronwright.store.sql import tables
+from cronwright.store.jobquery import JobSearch
+from cronwright.store.sql import jobsearch, retention, tables
+from cronwright.store.sql.jobindex import index_job, unindex_jobs
 from cronwright.store.sql.migrations import current_version, migrate
 
 T = TypeVar("T")
@@ -285,6 +287,7 @@ class SqlWriter:
             raise DuplicateId(f"fire {fire['event_id']}@{fire['at']}#{fire['trigger']} already recorded") from exc
 
     def delete_job(self, job_id: str) -> bool:
+        unindex_jobs(self.conn, [job_id])
         return self.conn.execute(self._st.delete_job, {"b_id": job_id}).rowcount > 0
 
     def put_job(self, job: dict[str, Any]) -> None:
@@ -299,6 +302,8 @@ class SqlWriter:
             "doc": _dumps(job),
         }
         self.conn.execute(self._st.upsert["jobs"], row)
+        if row["state"] == "complete":  # the history index holds final records only
+            index_job(self.conn, job)
 
 
 class _SeqClock:
@@ -547,6 +552,7 @@ class SqlStore:
             query = select(t.c.id).where(t.c.event == event_id, t.c.state == "complete").limit(batch)
             ids = list(w.conn.execute(query).scalars())
             if ids:
+                unindex_jobs(w.conn, ids)
                 w.conn.execute(delete(t).where(t.c.id.in_(ids)))
             return ids
 
@@ -555,6 +561,34 @@ class SqlStore:
             if not ids:
                 return
             yield ids
+
+    def search_jobs(self, search: JobSearch) -> tuple[list[dict[str, Any]], int]:
+        """The page of stored job records matching ``search`` and the number of matches."""
+        return self._query(lambda conn: jobsearch.search_jobs(conn, search))
+
+    def trim_jobs(self, *, keep: int, completed_before: float | None, batch: int) -> list[dict[str, Any]]:
+        """One short transaction deleting up to ``batch`` of the oldest completed job records
+        beyond the newest ``keep`` (or completed before ``completed_before``); the deleted records."""
+        deleted = self.transact(
+            lambda w: retention.trim_jobs_batch(w.conn, keep=keep, completed_before=completed_before, batch=batch)
+        )
+        self._checkpoint()
+        return deleted
+
+    def trim_activity(self, *, keep: int, epoch_before: float | None, batch: int) -> int:
+        """Like ``trim_jobs`` for activity records (with their keywords); how many were deleted."""
+        count = self.transact(
+            lambda w: retention.trim_activity_batch(w.conn, keep=keep, epoch_before=epoch_before, batch=batch)
+        )
+        self._checkpoint()
+        return count
+
+    def _checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log back now (on the trimming thread), so that an API
+        write's commit does not meet a log full of deleted pages to checkpoint."""
+        if self.dialect == "sqlite":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def schema_version(self) -> int:
         return self._query(current_version)

@@ -70,6 +70,7 @@ activity_keywords = Table(
     metadata,
     Column("keyword", String(255), primary_key=True),
     Column("activity_seq", BigInteger, primary_key=True),
+    Index("ix_activity_keywords_seq", "activity_seq"),
 )
 
 sessions = Table(
@@ -95,6 +96,37 @@ jobs = Table(
     Index("ix_jobs_event_state", "event", "state"),
     Index("ix_jobs_event_completed", "event", "completed"),
     Index("ix_jobs_completed", "completed"),
+)
+
+#: the job history index (search_jobs, search-jobs.md): one narrow row per searchable job record
+#: (final, completed, not ephemeral) with its sorters, hour number and category, written with the
+#: record by ``put_job``; ids (``j`` + 15 of ``[a-z0-9]``) sort in launch order under any collation
+JobId = String(64)
+job_search = Table(
+    "job_search",
+    metadata,
+    Column("id", JobId, primary_key=True),
+    Column("completed", Float, nullable=True),
+    Column("elapsed", Float, nullable=True),
+    Column("hour", Integer, nullable=True),
+    Column("category", String(128), nullable=True),
+    Index("ix_job_search_completed", "completed"),
+    Index("ix_job_search_elapsed", "elapsed"),
+    Index("ix_job_search_hour", "hour"),
+    sqlite_with_rowid=False,
+)
+
+#: the words of each searchable job's fields with their positions (phrases): ``field:word`` terms
+#: are index range scans of the primary key
+job_words = Table(
+    "job_words",
+    metadata,
+    Column("field", String(16), primary_key=True),
+    Column("word", String(255), primary_key=True),
+    Column("job_id", JobId, primary_key=True),
+    Column("pos", Integer, primary_key=True, autoincrement=False),
+    Index("ix_job_words_job", "job_id"),
+    sqlite_with_rowid=False,
 )
 
 #: one row per scheduled fire (event, instant, trigger, replay round): written with the fire's job,
