@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import os
 import re
 import tomllib
@@ -262,7 +263,8 @@ def _check(settings: Settings) -> None:
             raise ConfigError(f"Unknown time zone for setting 'tz': {settings.tz!r} (use an IANA name)")
     url = settings.db_url
     if url and not url.startswith(("sqlite:", "postgresql:", "postgresql+", "postgres:")):
-        raise ConfigError(f"Unsupported database URL (use sqlite:/// or postgresql://): {url}")
+        shown = re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)  # never echo a password
+        raise ConfigError(f"Unsupported database URL (use sqlite:/// or postgresql://): {shown}")
     from cronwright.notify.netpolicy import NetworkPolicy
 
     try:
@@ -270,7 +272,8 @@ def _check(settings: Settings) -> None:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     for name in ("login_max_failures_per_user", "login_max_failures_per_ip"):
-        if getattr(settings, name) < 0:
+        value = getattr(settings, name)
+        if not math.isfinite(value) or value < 0:  # NaN would switch the limit off silently
             raise ConfigError(f"{name} must be 0 (no limit) or more")
     if settings.login_failure_window_s <= 0:
         raise ConfigError("login_failure_window_s must be more than 0")
@@ -306,5 +309,6 @@ def _check_retention(settings: Settings) -> None:
     if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", settings.retention_time.strip()):
         raise ConfigError(f"Invalid retention_time: {settings.retention_time!r} (use HH:MM, e.g. 04:00)")
     for name in ("retention_max_jobs", "retention_max_activity", "retention_max_age_days"):
-        if getattr(settings, name) < 0:
+        value = getattr(settings, name)
+        if not math.isfinite(value) or value < 0:  # NaN would switch the limit off silently
             raise ConfigError(f"{name} must be 0 (no limit) or more")

@@ -287,3 +287,14 @@ def test_active_jobs_are_not_searchable(api: Api, server: Server) -> None:
     assert api.ok("search_jobs", {"query": f"event:{event['id']}"})["list"]["length"] == 0
     wait_job(api, job_id)
     assert api.ok("search_jobs", {"query": f"event:{event['id']}"})["rows"][0]["id"] == job_id
+
+
+def test_long_phrases_are_refused_not_sent_to_the_database(api: Api) -> None:
+    """A phrase of hundreds of words (`tags:a-a-a-…`, within the query length limit) is a clear 400
+    `api` for any caller: each word is a nested condition, which SQLite refused as a 503 outage."""
+    limited, _ = make_key(api, {}, categories=["general"])
+    for query in ("tags:" + "-".join(["a"] * 1000), 'tags:"' + " ".join(["a"] * 1000) + '"'):
+        for caller in (api, limited):
+            status, code, text = caller.error("search_jobs", {"query": query})
+            assert (status, code) == (400, "api") and "terms and words" in text
+    assert api.ok("search_jobs", {"query": "tags:" + "-".join(["a"] * 20)})["code"] == 0

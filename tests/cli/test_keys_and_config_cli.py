@@ -69,6 +69,19 @@ def test_missing_url_or_key_is_a_clear_error(tmp_path: Path) -> None:
     assert no_key.returncode == 1 and "No API key" in no_key.stderr
 
 
+def test_malformed_url_is_a_clear_error(tmp_path: Path) -> None:
+    """A URL httpx cannot use (a bad port) is one line naming it, never a traceback."""
+    result = run_cli("events", "list", env=cli_env(tmp_path / "config", url="http://127.0.0.1:abc"))
+    assert result.returncode == 1 and "Invalid server URL 'http://127.0.0.1:abc'" in result.stderr
+
+
+def test_unsupported_database_url_hides_its_password(tmp_path: Path) -> None:
+    """`apikey create --db-url mysql://u:PASSWORD@…` is refused without echoing the password."""
+    result = run_cli("apikey", "create", "--title", "t", "--db-url", "mysql://u:S3CRETPW@db/x", env=cli_env(tmp_path))
+    assert result.returncode != 0 and "Unsupported database URL" in result.stderr
+    assert "S3CRETPW" not in result.stderr + result.stdout and "u:***@" in result.stderr
+
+
 def test_settings_precedence_flag_then_environment_then_file(cli_server: Server, tmp_path: Path) -> None:
     """The config file is used when nothing else is set; the environment overrides it; a flag
     overrides both."""

@@ -38,3 +38,12 @@ def test_unknown_setting_stops_serve(tmp_path: Path, toml: str, env: dict[str, s
     if toml:
         assert "did you mean port?" in result.stderr
     assert "is listening" not in result.stdout
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "inf"])
+def test_unusable_retention_age_stops_serve(tmp_path: Path, value: str) -> None:
+    """`retention_max_age_days` of NaN (which would switch the limit off silently), a negative
+    number or infinity stops the server with the setting's name."""
+    result = _serve(tmp_path, CRONWRIGHT_RETENTION_MAX_AGE_DAYS=value)
+    assert result.returncode != 0 and "retention_max_age_days" in result.stderr
+    assert "is listening" not in result.stdout

@@ -59,3 +59,16 @@ def test_fix_timezone_case(zone: Any, fixed: Any, warned: bool) -> None:
     if warned:
         assert warnings[0].startswith("Trigger #2:")
     assert fix_timezone_case(None) == [] and fix_timezone_case(["x"]) == []
+
+
+def test_trigger_key_typos_and_every_minute_schedules_are_warned() -> None:
+    """`hour`/`minute` on a schedule trigger are ignored by the scheduler (it then fires every
+    minute): both the typo and the resulting every-minute schedule are named."""
+    from cronwright.engine.validation.advice import trigger_warnings
+
+    warnings = trigger_warnings([{"type": "schedule", "enabled": True, "hour": [3], "minute": [0]}])
+    assert "Trigger #1: unknown key 'hour': did you mean 'hours'?" in warnings
+    assert "Trigger #1: unknown key 'minute': did you mean 'minutes'?" in warnings
+    assert any("fires every minute" in w for w in warnings)
+    assert trigger_warnings([{"type": "schedule", "enabled": True, "hours": [3], "minutes": [0]}]) == []
+    assert trigger_warnings([{"type": "manual", "enabled": True}, "junk"]) == []

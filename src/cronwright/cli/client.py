@@ -103,7 +103,10 @@ class Client:
         self.config = config
         headers = {"X-API-Key": config.api_key} if config.api_key else {}
         headers["User-Agent"] = "cronwright-cli"
-        self.http = httpx.Client(base_url=config.url, headers=headers, timeout=TIMEOUT_S, transport=transport)
+        try:
+            self.http = httpx.Client(base_url=config.url, headers=headers, timeout=TIMEOUT_S, transport=transport)
+        except httpx.InvalidURL as exc:
+            raise CliError(f"Invalid server URL {config.url!r}: {exc}") from None
 
     def __enter__(self) -> Client:
         return self

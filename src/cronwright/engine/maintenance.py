@@ -28,7 +28,7 @@ log = logging.getLogger("cronwright.maintenance")
 
 #: records deleted per transaction: adapted between these so one transaction takes about
 #: ``BATCH_TARGET_S`` (a writer waiting for the database's lock waits at most one batch)
-BATCH_MIN, BATCH_START, BATCH_MAX = 10, 20, 500
+BATCH_MIN, BATCH_START, BATCH_MAX = 10, 20, 200
 BATCH_TARGET_S = 0.01
 #: pause between two batches, seconds (lets the event loop and other writers in)
 PAUSE_S = 0.02

@@ -132,7 +132,7 @@ def upcoming_runs(
     """The runs of the events ``who`` may see (and ``query`` selects) in the window, in time order."""
     events = [
         event
-        for event in catalog["events"].values()
+        for event in list(catalog["events"].values())  # a snapshot: this may run on a thread
         if (query.event_ids is None or event["id"] in query.event_ids)
         and (query.categories is None or event.get("category") in query.categories)
         and who.can_see(event)

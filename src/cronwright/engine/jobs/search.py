@@ -124,7 +124,7 @@ class JobSearcher:
             offset, limit, descending = page_params(params)
             where = None if isinstance(parsed, AllJobs) else parsed
             if where is not None and _criteria(where) > MAX_CRITERIA:
-                raise api_error(f"Malformed parameter: query (more than {MAX_CRITERIA} terms)")
+                raise api_error(f"Malformed parameter: query (more than {MAX_CRITERIA} terms and words)")
             search = JobSearch(
                 where=where,
                 categories=None if who.is_admin or not who.categories else who.categories,
@@ -163,8 +163,13 @@ def _in_scope(who: Identity, job: dict[str, Any]) -> bool:
 
 
 def _criteria(node: Any) -> int:
+    """How much SQL a parsed query makes: one per group and one per word (a phrase of N words is N
+    nested conditions, so ``tags:a-a-a-…`` counts every word)."""
     items = getattr(node, "items", None)
-    return 1 if items is None else sum(_criteria(i) for i in items) + 1
+    if items is None:
+        words = getattr(node, "words", None)
+        return max(1, len(words)) if isinstance(words, (list, tuple)) else 1
+    return sum(_criteria(i) for i in items) + 1
 
 
 def _shown(job: dict[str, Any], keys: list[str] | None, verbose: bool) -> dict[str, Any]:

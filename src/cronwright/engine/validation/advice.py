@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from cronwright.engine.validation.triggers import known_timezones
-from cronwright.model.documents import Event
+from cronwright.model.documents import Event, Trigger
 
 #: top-level event keys Cronwright or xyOps give a meaning to (a typo of one gets a warning)
 KNOWN_EVENT_KEYS = frozenset(Event.model_fields) | {"type", "workflow", "expression", "update_state"}
@@ -39,6 +39,7 @@ def event_warnings(
             warnings.append(f"Key {key!r} has no effect here: {MISPLACED_KEYS[key]}.")
         elif key not in KNOWN_EVENT_KEYS and (close := _closest(key, KNOWN_EVENT_KEYS)):
             warnings.append(f"Unknown key {key!r}: did you mean {close!r}?")
+    warnings.extend(trigger_warnings(changes.get("triggers")))
     if workflow:  # a workflow's nodes name their own events; the workflow itself has no targets
         return warnings
     targets = changes.get("targets")
@@ -55,6 +56,33 @@ def event_warnings(
             f"Unknown algo {algo!r} ({what}): the event's jobs will fail to launch"
             f"{_did_you_mean(algo, algorithms)}. Use one of: {', '.join(algorithms)}."
         )
+    return warnings
+
+
+#: trigger keys with a meaning (a typo of one gets a warning)
+KNOWN_TRIGGER_KEYS = frozenset(Trigger.model_fields) | {"plugin_id", "data", "id", "title", "invisible", "ephemeral"}
+#: what narrows a schedule trigger; one with none of them fires every minute
+SCHEDULE_FIELDS = ("years", "months", "days", "weekdays", "hours", "minutes")
+
+
+def trigger_warnings(triggers: Any) -> list[str]:
+    """A misspelt trigger key (``hour`` for ``hours``: ignored, so the trigger fires far more often
+    than meant), and a schedule trigger that names no time at all (it fires every minute)."""
+    warnings = []
+    for number, trigger in enumerate(triggers if isinstance(triggers, list) else [], start=1):
+        if not isinstance(trigger, dict):
+            continue
+        for key in trigger:
+            if key not in KNOWN_TRIGGER_KEYS and (close := _closest(key, KNOWN_TRIGGER_KEYS)):
+                warnings.append(f"Trigger #{number}: unknown key {key!r}: did you mean {close!r}?")
+        if (
+            trigger.get("type") == "schedule"
+            and trigger.get("enabled")
+            and not any(trigger.get(name) for name in SCHEDULE_FIELDS)
+        ):
+            warnings.append(
+                f"Trigger #{number} (schedule) sets none of {', '.join(SCHEDULE_FIELDS)}: it fires every minute."
+            )
     return warnings
 
 

@@ -327,6 +327,10 @@ class SqlStore:
         self._statements = Statements(engine.dialect.name)
         self._seq = _SeqClock()
         self._outage_until = 0.0  # monotonic time; see OUTAGE_WINDOW_S
+        # SQLite has one writer at a time; writers of this process queue on this lock instead of
+        # SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and so kept an API
+        # write waiting long after a maintenance batch on another thread had committed
+        self._sqlite_writer = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def open(cls, url: str) -> SqlStore:
@@ -359,28 +363,37 @@ class SqlStore:
                 kind = classify_error(exc)
                 spent = time.monotonic() - started
                 if kind == "transient" and delay is not None and spent + delay <= RETRY_BUDGET_S:
-                    log.warning("database %s failed (attempt %d), retrying: %s", what, attempt, exc)
+                    log.warning("database %s failed (attempt %d), retrying: %s", what, attempt, brief(exc))
                     time.sleep(delay)
                     continue
                 if kind == "transient":
                     self._outage_until = time.monotonic() + OUTAGE_WINDOW_S
-                log.error("database %s failed after %d attempt(s): %s", what, attempt, exc)
+                log.error("database %s failed after %d attempt(s): %s", what, attempt, brief(exc))
                 raise _public_error(kind) from exc
             except StoreError:
                 raise
             except SQLAlchemyError as exc:
-                log.error("database %s failed: %s", what, exc)
+                log.error("database %s failed: %s", what, brief(exc))
                 raise StoreError(UNAVAILABLE) from exc
             self._outage_until = 0.0
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _begin(self) -> Connection:
-        conn = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        """A connection inside a write transaction; pair it with ``_transaction``, which ends both
+        the transaction and this process's hold on the SQLite writer lock."""
+        if self._sqlite_writer is not None:
+            self._sqlite_writer.acquire()
         try:
-            conn.begin()
+            conn = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+            try:
+                conn.begin()
+            except BaseException:
+                conn.close()
+                raise
         except BaseException:
-            conn.close()
+            if self._sqlite_writer is not None:
+                self._sqlite_writer.release()
             raise
         return conn
 
@@ -395,6 +408,9 @@ class SqlStore:
                 conn.close()  # rolls back what was not committed
             except SQLAlchemyError as exc:  # the connection is already gone: nothing to undo
                 log.warning("closing a database connection failed: %s", exc)
+            finally:
+                if self._sqlite_writer is not None:
+                    self._sqlite_writer.release()
 
     @contextmanager
     def write(self) -> Iterator[SqlWriter]:
@@ -405,7 +421,7 @@ class SqlStore:
         except StoreError:
             raise
         except SQLAlchemyError as exc:
-            log.error("database write failed: %s", exc)
+            log.error("database write failed: %s", brief(exc))
             raise _public_error(classify_error(exc)) from exc
 
     def transact(self, work: Callable[[SqlWriter], T]) -> T:
@@ -595,3 +611,17 @@ class SqlStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+#: characters of a database error kept in the log: the driver's message, never a whole statement
+#: (a statement built from a long query can be hundreds of kilobytes; its parameters are user data)
+BRIEF_ERROR_CHARS = 300
+
+
+def brief(exc: BaseException) -> str:
+    """A database error for the log: the driver's own message (``exc.orig``) without the SQL and
+    parameters SQLAlchemy appends, cut to ``BRIEF_ERROR_CHARS``."""
+    message = str(getattr(exc, "orig", None) or exc).split("\n[SQL:", 1)[0]
+    if len(message) > BRIEF_ERROR_CHARS:
+        message = message[:BRIEF_ERROR_CHARS] + "…"
+    return f"{type(exc).__name__}: {message}"
