@@ -233,6 +233,7 @@ def stall_during_trim(host: str, port: int) -> dict[str, Any]:
     return {
         "trimmed": outcome["body"].get("jobs"),
         "trim_seconds": outcome["seconds"],
+        "longest_batch_ms": outcome["body"].get("longest_batch_ms"),
         "samples": len(reads),
         "get_events_ms_max": round(max(reads), 1),
         "get_events_ms_p99": round(sorted(reads)[max(0, int(len(reads) * 0.99) - 1)], 1),

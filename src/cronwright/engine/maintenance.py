@@ -47,6 +47,8 @@ class JobFiles(Protocol):
 class Outcome:
     jobs: int = 0
     activity: int = 0
+    #: the longest batch transaction, milliseconds: how long a writer could have waited for it
+    longest_batch_ms: float = 0.0
 
 
 def parse_time_of_day(text: str) -> tuple[int, int]:
@@ -88,26 +90,33 @@ class Maintenance:
             settings = self._settings
             max_age_s = settings.retention_max_age_days * 86400
             before = self._clock.now() - max_age_s if max_age_s > 0 else None
-            jobs = await self._trim(lambda size: self._jobs_batch(settings.retention_max_jobs, before, size))
-            activity = await self._trim(
+            jobs, jobs_longest_s = await self._trim(
+                lambda size: self._jobs_batch(settings.retention_max_jobs, before, size)
+            )
+            activity, activity_longest_s = await self._trim(
                 lambda size: self._activity_batch(settings.retention_max_activity, before, size)
             )
+            longest_ms = round(max(jobs_longest_s, activity_longest_s) * 1000, 1)
             log.info(
-                "maintenance: trimmed %d job record(s) with their logs and files and %d activity record(s) in %.1f s",
+                "maintenance: trimmed %d job record(s) with their logs and files and %d activity record(s) "
+                "in %.1f s (longest batch %.1f ms)",
                 jobs,
                 activity,
                 time.monotonic() - started,
+                longest_ms,
             )
-            return Outcome(jobs=jobs, activity=activity)
+            return Outcome(jobs=jobs, activity=activity, longest_batch_ms=longest_ms)
 
-    async def _trim(self, batch: Callable[[int], tuple[int, float]]) -> int:
-        """Run batches until one comes back short; each runs on a thread, with a pause between."""
-        total, size = 0, BATCH_START
+    async def _trim(self, batch: Callable[[int], tuple[int, float]]) -> tuple[int, float]:
+        """Run batches until one comes back short; each runs on a thread, with a pause between.
+        Returns (records deleted, longest batch transaction in seconds)."""
+        total, size, longest_s = 0, BATCH_START, 0.0
         while True:
             count, took_s = await asyncio.to_thread(batch, size)
             total += count
+            longest_s = max(longest_s, took_s)
             if count < size:
-                return total
+                return total, longest_s
             size = next_batch_size(size, took_s)
             await asyncio.sleep(PAUSE_S)
 

@@ -160,6 +160,9 @@ class SearchJobsResult(Envelope):
 class MaintenanceResult(Envelope):
     jobs: int = Field(description="Job records deleted (with their logs and files).")
     activity: int = Field(description="Activity records deleted.")
+    longest_batch_ms: float = Field(
+        description="The longest batch transaction in milliseconds (the most a writer waited for the pass)."
+    )
 
 
 class CountResult(Envelope):

@@ -91,7 +91,7 @@ async def run_maintenance(ctx: Ctx) -> dict[str, Any]:
     records beyond `retention_max_activity` are deleted, in small batches; answers the counts."""
     ctx.authenticate().require_admin()
     outcome = await ctx.conductor.maintenance.run()
-    return {"jobs": outcome.jobs, "activity": outcome.activity}
+    return {"jobs": outcome.jobs, "activity": outcome.activity, "longest_batch_ms": outcome.longest_batch_ms}
 
 
 @router.endpoint(
