@@ -46,6 +46,13 @@ def fields(**values: Any) -> dict[str, Any]:
     return {_FIELDS_ATTR: {k: v for k, v in values.items() if v is not None}}
 
 
+def job_fields(job: Mapping[str, Any], **values: Any) -> dict[str, Any]:
+    """``fields`` of a line about a job: its id, event, category and source, plus ``values``."""
+    return fields(
+        job_id=job.get("id"), event=job.get("event"), category=job.get("category"), source=job.get("source"), **values
+    )
+
+
 def record_fields(record: logging.LogRecord) -> Mapping[str, Any]:
     found = getattr(record, _FIELDS_ATTR, None)
     return found if isinstance(found, Mapping) else {}

@@ -92,26 +92,28 @@ def _write(spec: RunSpec, prefix: str, source: str, mode: int, error_prefix: str
 
 def protected_notice(names: list[str]) -> tuple[str, ...]:
     """The meta-log line naming params that were kept out of the environment (never their values)."""
-    if not names:
-        return ()
-    listed = ", ".join(dict.fromkeys(names))
-    return (
+    return _names_notice(
         "Params not passed as environment variables (protected or upper-case names not declared by the "
-        f"plugin; they are in the job JSON on stdin): "
-        f"{listed:.1000}",
+        "plugin; they are in the job JSON on stdin): ",
+        names,
     )
 
 
 def oversized_notice(names: list[str]) -> tuple[str, ...]:
     """The meta-log line naming params too large for the environment (never their values)."""
-    if not names:
-        return ()
-    listed = ", ".join(dict.fromkeys(names))
-    return (
+    return _names_notice(
         "Params too large for environment variables (Linux allows "
         f"{MAX_ENV_STRING_BYTES // 1024} KiB per variable; Cronwright uses {env_budget() // 1024} KiB for all of "
-        f"them) were not passed as variables; they are in the job JSON on stdin: {listed:.1000}",
+        "them) were not passed as variables; they are in the job JSON on stdin: ",
+        names,
     )
+
+
+def _names_notice(text: str, names: list[str]) -> tuple[str, ...]:
+    """No line for no names; else ``text`` and the distinct names (cut to 1,000 characters)."""
+    if not names:
+        return ()
+    return (f"{text}{', '.join(dict.fromkeys(names)):.1000}",)
 
 
 def prepare_launch(spec: RunSpec) -> Launch:

@@ -38,7 +38,7 @@ from cronwright.engine.jobs.worker import LocalWorker
 from cronwright.engine.permits import Permits
 from cronwright.engine.servers import ServerRegistry
 from cronwright.expr import ExprError, compile_expression, is_truthy
-from cronwright.logs import fields
+from cronwright.logs import fields, job_fields
 from cronwright.metrics import Metrics
 from cronwright.runner import JobRun
 from cronwright.store.base import ACTIVE_JOB_STATES, Store, StoreError
@@ -243,11 +243,8 @@ class JobEngine:
             self.metrics.job_launched(job)
             log.info(
                 "job launched",
-                extra=fields(
-                    job_id=job["id"],
-                    event=job.get("event"),
-                    category=job.get("category"),
-                    source=job.get("source"),
+                extra=job_fields(
+                    job,
                     username=job.get("username"),
                     state=job.get("state"),
                     retry=job.get("retry_count") or None,

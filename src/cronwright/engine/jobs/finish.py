@@ -27,7 +27,7 @@ from cronwright.engine.jobs.rules import (
     normalize_code,
     retry_request,
 )
-from cronwright.logs import fields
+from cronwright.logs import job_fields
 from cronwright.metrics import job_outcome
 from cronwright.runner import OutputFile, RunResult
 from cronwright.runner.protocol import is_success_code
@@ -79,11 +79,8 @@ def _report_finished(engine: JobEngine, job: dict[str, Any]) -> None:
         log.log(
             logging.WARNING if failed else logging.INFO,
             "job finished",
-            extra=fields(
-                job_id=job["id"],
-                event=job.get("event"),
-                category=job.get("category"),
-                source=job.get("source"),
+            extra=job_fields(
+                job,
                 server=job.get("server") or None,
                 code=job.get("code"),
                 outcome=outcome,
