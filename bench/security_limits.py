@@ -8,7 +8,7 @@ settings unless stated):
   every 10 ms), ``get_events`` latency measured meanwhile from another connection (median, p99,
   max, count) and the aggregate throughput;
 - ``compressed_log_reads``: the same with ``get_job_log`` of a 40 MB incompressible gzip log;
-- ``stalled_stream``: the RSS growth caused by one ``stream_job`` client that reads nothing while
+- ``stalled_stream``: the RSS growth caused by one ``stream_job_log`` client that reads nothing while
   its job prints 64 MB;
 - ``slowloris``: 2,000 sockets trickling partial headers (one header line per second): seconds
   until the last one is closed by the server (default header timeout 10 s, cap 1,000), and
@@ -231,7 +231,7 @@ def bench_stalled_stream(proc: psutil.Process, client: Client, host: str, port: 
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect((host, port))
     sock.sendall(
-        f"GET /api/app/stream_job/v1?id={job_id} HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {KEY}\r\n\r\n".encode()
+        f"GET /api/app/stream_job_log/v1?id={job_id} HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {KEY}\r\n\r\n".encode()
     )
     received = b""
     while b"event: job\n" not in received:
@@ -348,7 +348,7 @@ def main() -> None:
                 "file_mb": round(gz_size / MB, 1),
                 **bench_log_reads(server, host, port, paths, gz_size),
             }
-            log("stalled stream_job ...")
+            log("stalled stream_job_log ...")
             result["stalled_stream"] = bench_stalled_stream(server, client, host, port, data_dir)
             log(f"slowloris ({sockets} sockets) ...")
             result["slowloris"] = bench_slowloris(host, port, sockets)

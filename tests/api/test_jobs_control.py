@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 
-import httpx
 import psutil
 
 from tests.api.helpers import make_key, run_wait, script_event, start_job, uid, wait_job, wait_state
@@ -263,31 +261,10 @@ def test_active_summary_and_filters(api: Api) -> None:
     api.ok("abort_job", {"id": job_id})
 
 
-def test_stream_job(api: Api, server_url: str) -> None:
-    """`stream_job` sends the job, live log and updates, then the final record."""
-    event = script_event(api, "sleep 0.5\necho streamed\necho 50%\nsleep 0.3")
-    job_id = start_job(api, event["id"])
-    token = api.ok("get_job", {"id": job_id})["token"]
-    kinds, final = [], None
-    with httpx.stream(
-        "GET", f"{server_url}/api/app/stream_job/v1", params={"id": job_id, "t": token}, timeout=30
-    ) as response:
-        assert response.headers["content-type"].startswith("text/event-stream")
-        kind = None
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                kind = line[7:]
-                kinds.append(kind)
-            elif line.startswith("data: ") and kind == "complete":
-                final = json.loads(line[6:])
-    assert kinds[0] == "job" and kinds[-1] == "complete" and "log" in kinds
-    assert final is not None and final["final"] and final["id"] == job_id
-
-
 def test_skip_delay(api: Api) -> None:
-    """`job_skip_delay` only applies to delayed jobs."""
+    """`job_skip_delay` only applies to active jobs: a finished one is `job` "Job not found" (404)."""
     job = run_wait(api, script_event(api, "true")["id"])
-    assert api.error("job_skip_delay", {"id": job["id"]})[:2] == (409, "job")
+    assert api.error("job_skip_delay", {"id": job["id"]}) == (404, "job", f"Job not found: {job['id']}")
 
 
 def test_update_job_admin_only(api: Api) -> None:

@@ -85,9 +85,12 @@ def test_duplicate_and_unknown_users(server_url: str) -> None:
     for name in (user["username"], user["username"].upper()):
         status, code, desc = user_error(server_url, "admin_create", {"username": name, "password": PASSWORD})
         assert (status, code, desc) == (409, "user", f"User already exists: {name}")
-    for call in ("admin_update", "admin_delete", "admin_get_user"):
+    for call in ("admin_update", "admin_delete"):
         status, code, desc = user_error(server_url, call, {"username": "nobody_here"})
         assert (status, code, desc) == (404, "user", "User not found: nobody_here")
+    status, code, desc = user_error(server_url, "admin_get_user", {"username": "nobody_here"})
+    assert (status, code) == (404, "user")
+    assert desc == "Failed to load user: Error: Failed to fetch key: users/nobody_here: Not found"
 
 
 @pytest.mark.parametrize(

@@ -161,11 +161,13 @@ def test_pass_param_emits_input_data_first(harness: Harness) -> None:
 
 
 def test_job_line_on_stdin(harness: Harness) -> None:
-    """The script's stdin carries the job as one JSON line with xy, type "event", cwd and log_file."""
+    """The script's stdin carries the job as one JSON line with xy, type "event", cwd and the
+    spec's log_file (never one the job document carries)."""
     spec = harness.shell_spec(
         "#!/bin/sh\ncat > job.json\n",
-        job={"type": "adhoc", "log_file": "/tmp/job.log", "input": {"data": {}}},
+        job={"type": "adhoc", "log_file": "/etc/from-the-job", "input": {"data": {}}},
         base_url="http://x",
+        log_file="/tmp/job.log",
     )
     result, _ = harness.run(spec)
     job = json.loads((harness.cwd / "job.json").read_text())

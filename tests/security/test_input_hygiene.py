@@ -50,7 +50,7 @@ def test_huge_activity_queries_are_refused_cheaply(server: Server) -> None:
 
 def test_user_names_cannot_climb_out_of_storage(api: Api, tmp_path: Path) -> None:
     """New user names must start with a letter, digit or `_`; and whatever names reach the file store
-    (older users) are cleaned like file names, so `..` never becomes a path part of an upload."""
+    (older users) become a `~<digest>` segment, so `..` never becomes a path part of an upload."""
     for name in ("..", ".", ".git", "-rf"):
         response = api.http.post(
             "/api/user/admin_create/v1",
@@ -59,10 +59,14 @@ def test_user_names_cannot_climb_out_of_storage(api: Api, tmp_path: Path) -> Non
         )
         assert response.status_code == 400 and response.json()["code"] == "api", name
     store = FileStore(tmp_path)
-    key, _size = store.store_stream(io.BytesIO(b"data"), parts=("..",), filename="x.txt")
-    path = store.path_of(key)
-    assert ".." not in key.split("/") and path is not None and path.is_file()
-    assert path.resolve().is_relative_to((tmp_path / "files").resolve())
+    for owner in ("..", "../..", "a/../.."):
+        input_key, _size = store.input_batch(owner).store(io.BytesIO(b"data"), "x.txt")
+        user_key, _size = store.store_user_file(io.BytesIO(b"data"), owner=owner, filename="x.txt")
+        for key in (input_key, user_key):
+            path = store.path_of(key)
+            assert ".." not in key.split("/") and key.split("/")[1].startswith("~"), key
+            assert path is not None and path.is_file()
+            assert path.resolve().is_relative_to((tmp_path / "files").resolve())
 
 
 def test_anonymous_nested_repeat_regex_is_answered_at_once(server: Server) -> None:

@@ -1,7 +1,7 @@
 """Issue 8, point 8: bounded resources per request.
 
 Large job logs are streamed from disk in chunks (server memory does not grow with the log's size
-and the event loop keeps answering), a ``stream_job`` client that stops reading cannot make the
+and the event loop keeps answering), a ``stream_job_log`` client that stops reading cannot make the
 server queue the job's output for it, and JSON nested deeper than ``jsonutil.MAX_JSON_DEPTH`` is a
 400 on every endpoint and a notice (never a broken job) in a plugin's output.
 """
@@ -250,7 +250,7 @@ def _open_stream_without_reading(url: str, path: str) -> socket.socket:
 
 @pytest.mark.slow
 def test_stream_job_client_that_stops_reading_is_bounded(private: Server, papi: Api) -> None:
-    """A stream_job client that never reads while its job prints 64 MB costs the server < 32 MB, and still gets `complete` when it reads again."""
+    """A stream_job_log client that never reads while its job prints 64 MB costs the server < 32 MB, and still gets `end` when it reads again."""
     marker = private.data_dir / f"flood-{time.time_ns()}"
     script = (
         f"while [ ! -e {marker} ]; do sleep 0.05; done\n"
@@ -260,11 +260,11 @@ def test_stream_job_client_that_stops_reading_is_bounded(private: Server, papi: 
     wait_state(papi, job_id, "active")
     assert private.proc is not None
     with RssPeak(private.proc.pid) as rss:
-        sock = _open_stream_without_reading(private.url, f"/api/app/stream_job/v1?id={job_id}")
+        sock = _open_stream_without_reading(private.url, f"/api/app/stream_job_log/v1?id={job_id}")
         try:
             sock.settimeout(10)
             received = bytearray()
-            while b"event: job\n" not in received:  # the stream is registered: from now on, stop reading
+            while b"\r\n\r\n" not in received:  # headers: the stream is registered; from now on, stop reading
                 chunk = sock.recv(4096)
                 assert chunk
                 received += chunk
@@ -274,13 +274,13 @@ def test_stream_job_client_that_stops_reading_is_bounded(private: Server, papi: 
             grown = rss.growth
             assert grown < 32 * MB, f"server RSS grew by {grown / MB:.1f} MB for one stalled stream"
             sock.settimeout(30)
-            while b"event: complete\n" not in received:
+            while b"event: end\n" not in received:
                 chunk = sock.recv(1 << 20)
-                assert chunk, "the server closed the stream before sending `complete`"
+                assert chunk, "the server closed the stream before sending `end`"
                 received += chunk
         finally:
             sock.close()
-    assert b"event: job\n" in received and b"event: log\n" in received
+    assert b"event: log\n" in received and b"characters of output skipped" in received
 
 
 # ---- JSON depth
@@ -342,7 +342,7 @@ def test_too_deep_plugin_record_is_a_notice(api: Api, record_kind: str) -> None:
 
 
 def test_job_feed_is_bounded_and_keeps_complete() -> None:
-    """A stalled stream's pending output stays under its bound: old text is dropped (and counted), updates merge, `complete` comes last."""
+    """A stalled log stream's pending output stays under its bound: old text is dropped (and counted), other notifications are not kept, `complete` comes last."""
 
     async def scenario() -> list[tuple[str, Any]]:
         feed = JobFeed(max_log_chars=10_000)
@@ -353,12 +353,11 @@ def test_job_feed_is_bounded_and_keeps_complete() -> None:
         return await feed.take(1)
 
     pending = asyncio.run(scenario())
-    assert [kind for kind, _ in pending] == ["log", "update", "complete"]
+    assert [kind for kind, _ in pending] == ["log", "complete"]
     text = pending[0][1]
     assert text.startswith("[45000 characters of output skipped: this stream fell behind]\n")
     assert text.endswith("line 04999\n") and len(text) < 10_100
-    assert pending[1][1] == {"progress": 4_999 / 5_000, "k0": 4_998, "k1": 4_999, "k2": 4_997}
-    assert pending[2][1]["final"] is True
+    assert pending[1][1]["final"] is True
 
 
 def test_brackets_inside_strings_are_not_nesting() -> None:

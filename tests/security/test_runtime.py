@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -259,56 +260,74 @@ def _is_safe(name: str) -> bool:
 
 
 def _check_stored(srv: Server, records: list[dict[str, Any]], owner: str | None) -> None:
-    """Every stored input file is ``files/<owner>/<random>/<safe name>`` inside the data directory
+    """Every stored input file is ``files/<owner>/<random>/<url name>`` inside the data directory,
+    one 43-character random segment per request, a lower-case URL name of safe characters
     (``owner``: the uploader's name or key id when None)."""
     files_root = (srv.data_dir / "files").resolve()
+    batches = set()
     for record in records:
         assert _is_safe(record["filename"]), record
         parts = record["path"].split("/")
-        assert len(parts) == 4 and parts[0] == "files" and parts[3] == record["filename"], record
+        assert len(parts) == 4 and parts[0] == "files" and re.fullmatch(r"[A-Za-z0-9_-]{43}", parts[2]), record
+        assert re.fullmatch(r"[a-z0-9_.-]+", parts[3]) and parts[3].strip("."), record
         assert parts[1] == owner if owner else _is_safe(parts[1]), record
+        batches.add(parts[2])
         stored = (srv.data_dir / record["path"]).resolve()
         assert stored.is_file() and stored.is_relative_to(files_root), record
+    assert len(batches) <= 1, batches
+
+
+#: names whose base name is empty or only dots: refused before anything is stored (sdk-wire.md §4.2)
+UNUSABLE_NAMES = ("..", ".")
 
 
 def test_hostile_upload_names_via_run_event(srv: Server, sapi: Api) -> None:
-    """Uploads named `..`, `.`, `a/../../x`, `/etc/passwd`, `-rf`, `.cronwright`... are accepted
-    (200) under safe names, stored inside the job's storage directory and given to the job under
-    those names; an upload with an empty name never causes a 5xx."""
+    """Uploads named `a/../../x`, `/etc/passwd`, `-rf`, `.cronwright`... are accepted (200) under
+    safe names, stored inside the job's storage directory and given to the job under those names;
+    a name that is only dots or empty is `api` "File '<field>' is missing required name
+    property, or name is invalid." (400), never a 5xx."""
     event = script_event(sapi, "#!/bin/sh\nls -A1\n")
-    uploads = [(name, f"content {index}".encode()) for index, name in enumerate(HOSTILE_NAMES)]
+    usable = [name for name in HOSTILE_NAMES if name not in UNUSABLE_NAMES]
+    uploads = [(name, f"content {index}".encode()) for index, name in enumerate(usable)]
     response = run_multipart(srv, event["id"], uploads)
     assert response.status_code == 200 and response.json()["code"] == 0, response.text
     job = wait_job(sapi, response.json()["id"])
     assert job["code"] == 0, job["description"]
     records = job["input"]["files"]
-    assert len(records) == len(HOSTILE_NAMES)
+    assert len(records) == len(usable)
     _check_stored(srv, records, None)
     listed = set(job["output"].splitlines())
     assert {record["filename"] for record in records} <= listed
     assert not (srv.data_dir / "x").exists() and not (srv.data_dir / "files" / "x").exists()
+    for name in UNUSABLE_NAMES:
+        refused = run_multipart(srv, event["id"], [("ok.txt", b"fine"), (name, b"dots")])
+        assert (refused.status_code, refused.json()) == (
+            400,
+            {"code": "api", "description": "File 'file1' is missing required name property, or name is invalid."},
+        ), (name, refused.text)
     empty = post_raw_upload(f"{srv.url}/api/app/run_event/v1", "", {"id": event["id"]})
     assert empty.status_code == 400 and empty.json()["code"] == "api", empty.text
 
 
 def test_hostile_upload_names_via_magic_link(srv: Server, sapi: Api) -> None:
-    """A magic-link upload with a hostile (or empty) name is accepted under a safe name or refused
-    with a 400, never a 5xx, and stored inside the magic storage directory."""
+    """A magic-link upload with a hostile name is accepted under a safe name and stored inside the
+    magic storage directory; one whose name is only dots or empty is refused with a 400, never a 5xx."""
     key = uid("magic")
     event = script_event(sapi, "#!/bin/sh\nls -A1\n", triggers=[{"type": "magic", "enabled": True, "key": key}])
     for name in HOSTILE_NAMES:
         response = httpx.post(
             f"{srv.url}/api/app/magic/v1/{key}/wait", files={"f": (name, b"magic content")}, timeout=60
         )
+        if name in UNUSABLE_NAMES:
+            assert response.status_code == 400 and response.json()["code"] == "api", (name, response.text)
+            continue
         assert response.status_code == 200 and response.json()["code"] == 0, (name, response.text)
         job = response.json()["job"]
         assert job["event"] == event["id"] and job["code"] == 0, job["description"]
         _check_stored(srv, job["input"]["files"], "magic")
         assert job["input"]["files"][0]["filename"] in job["output"].splitlines()
     empty = post_raw_upload(f"{srv.url}/api/app/magic/v1/{key}/wait", "")
-    assert empty.status_code in (200, 400) and empty.json()["code"] in (0, "api"), empty.text
-    if empty.json()["code"] == 0:
-        _check_stored(srv, empty.json()["job"]["input"]["files"], "magic")
+    assert empty.status_code == 400 and empty.json()["code"] == "api", empty.text
 
 
 def test_clean_filename_examples() -> None:

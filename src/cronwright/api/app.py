@@ -110,7 +110,8 @@ async def _file(request: Request) -> Response:
     path = request.app.state.conductor.jobs.files.path_of(key)
     if path is None or not path.is_file():
         return json_response(jsonutil.dumps({"code": "api", "description": f"File not found: {key}"}), 404)
-    return FileResponse(path, filename=path.name, headers={"cache-control": "private, max-age=3600"})
+    headers = {"cache-control": "private, max-age=3600", "x-content-type-options": "nosniff"}
+    return FileResponse(path, filename=path.name, headers=headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -1,6 +1,6 @@
 """The ``form/v1/<TOKEN>`` landing page of a magic link: a plain HTML form (the event's fields and
 a file upload) that posts to ``magic/v1/<TOKEN>`` and then follows the job live through
-``stream_job`` until it completes. No external assets."""
+``stream_job`` (progress and result) and ``stream_job_log`` (its log) until it completes. No external assets."""
 
 from __future__ import annotations
 
@@ -42,23 +42,25 @@ form.addEventListener('submit', async (ev) => {
   status.innerHTML = '<p>Job <code></code> is running.</p><progress max="1"></progress><pre></pre><p id="result"></p>';
   status.querySelector('code').textContent = answer.id;
   const bar = status.querySelector('progress'), log = status.querySelector('pre');
-  const stream = new EventSource('../../stream_job/v1?id=' + encodeURIComponent(answer.id) + '&t=' + encodeURIComponent(answer.stream));
-  stream.addEventListener('job', (e) => {
+  const query = '?id=' + encodeURIComponent(answer.id) + '&token=' + encodeURIComponent(answer.stream);
+  const logStream = new EventSource('../../stream_job_log/v1' + query);
+  logStream.addEventListener('log', (e) => { log.textContent += JSON.parse(e.data); log.scrollTop = log.scrollHeight; });
+  logStream.addEventListener('end', () => logStream.close());
+  const stream = new EventSource('../../stream_job/v1' + query);
+  stream.addEventListener('update', (e) => {
     const d = JSON.parse(e.data);
     if (typeof d.started === 'number') status.querySelector('p').append(' Started ' + when(d.started) + '.');
-  });
-  stream.addEventListener('update', (e) => { const d = JSON.parse(e.data); if (d.progress !== undefined) bar.value = d.progress; });
-  stream.addEventListener('log', (e) => { log.textContent += JSON.parse(e.data); log.scrollTop = log.scrollHeight; });
-  stream.addEventListener('complete', (e) => {
-    const job = JSON.parse(e.data); stream.close(); bar.value = 1;
+    if (typeof d.progress === 'number') bar.value = d.progress;
+    if (d.code === undefined) return;
+    bar.value = 1;
     const result = document.getElementById('result');
-    result.className = job.code === 0 ? 'ok' : 'bad';
-    result.textContent = job.code === 0 ? 'Completed successfully.' : 'Failed (' + job.code + '): ' + (job.description || '');
-    if (typeof job.elapsed === 'number' && typeof job.completed === 'number') {
-      result.textContent += ' Took ' + took(job.elapsed) + ', finished ' + when(job.completed) + '.';
+    result.className = d.code === 0 ? 'ok' : 'bad';
+    result.textContent = d.code === 0 ? 'Completed successfully.' : 'Failed (' + d.code + '): ' + (d.description || '');
+    if (typeof d.elapsed === 'number' && typeof d.completed === 'number') {
+      result.textContent += ' Took ' + took(d.elapsed) + ', finished ' + when(d.completed) + '.';
     }
-    if (!log.textContent && job.output) log.textContent = job.output;
   });
+  stream.addEventListener('end', () => stream.close());
 });
 """
 

@@ -7,7 +7,10 @@ Rules (api-conventions.md §1–§2 and §6.1):
   spooled to disk). A body over the configured limit is refused before it is read in full. A body
   without ``Content-Type`` (xyOps clients often omit it) or sent as a urlencoded form (``curl -d``)
   that starts with ``{`` is read as JSON. A file part without a file name and bytes is what a
-  browser sends for an empty file input: it is dropped.
+  browser sends for an empty file input: it is dropped. Any other file part needs a name whose
+  base name is not empty or only dots, and at least one byte (sdk-wire.md §4.2, §4.6), else the
+  whole request is ``api`` "File '<field>' is missing required name property, or name is
+  invalid." / "... missing required size property, or is zero bytes.", whatever the endpoint.
 - Credentials (``api_key``, ``session_id``, ``csrf_token``) are taken out of the body, query and
   form fields here, before any handler sees the parameters, so they can never become a filter,
   a job parameter or part of a stored record.
@@ -26,9 +29,11 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import ClientDisconnect, Request
+from starlette.types import Message
 
 from cronwright import forwarded, jsonutil
 from cronwright.engine.activity import Origin
+from cronwright.engine.jobs.filestore import usable_name
 from cronwright.errors import BadRequest, NotFound, PayloadTooLarge, api_error
 
 CREDENTIAL_KEYS = ("api_key", "session_id", "csrf_token", "cachebust")
@@ -207,8 +212,21 @@ async def _read_multipart(request: Request, limit: int) -> tuple[dict[str, Any],
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
+    received = 0
+
+    async def receive() -> Message:
+        # a body without Content-Length (chunked) is counted as it arrives: never spooled past the limit
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise _too_large(limit)
+        return message
+
     try:
-        form = await request.form(max_files=1000, max_fields=1000, max_part_size=16 * 1024 * 1024)
+        form = await Request(request.scope, receive).form(
+            max_files=1000, max_fields=1000, max_part_size=16 * 1024 * 1024
+        )
     except MultiPartException as exc:
         raise api_error(f"Malformed multipart body: {exc.message}") from None
     except FormParserError as exc:
@@ -225,6 +243,10 @@ async def _read_multipart(request: Request, limit: int) -> tuple[dict[str, Any],
             size = value.size or 0
             if not value.filename and not size:  # a file input left empty
                 continue
+            if not usable_name(value.filename or ""):
+                raise api_error(f"File '{key}' is missing required name property, or name is invalid.")
+            if not size:
+                raise api_error(f"File '{key}' is missing required size property, or is zero bytes.")
             total += size
             if total > limit:
                 raise _too_large(limit)

@@ -1,5 +1,5 @@
-"""Waiting for a job: its live stream (``stream_job``), its log, a progress bar on stderr, and the
-exit code its result maps to."""
+"""Waiting for a job: its live progress (``stream_job``) or log (``stream_job_log``), a progress bar
+on stderr, and the exit code its result maps to."""
 
 from __future__ import annotations
 
@@ -58,24 +58,27 @@ def follow_job(client: Client, job_id: str, *, show_log: bool, timeout_s: float 
 def _from_stream(
     client: Client, job_id: str, show_log: bool, deadline: float | None, advance: Any
 ) -> dict[str, Any] | None:
-    complete_at_start = False
+    """Follow the job's log (``stream_job_log``) or its progress (``stream_job``) until it
+    completes; then its final record. None when the stream ended without saying so."""
+    if show_log:
+        for kind, data in client.stream_events("stream_job_log", {"id": job_id}):
+            _check_deadline(deadline, job_id)
+            if kind == "log" and isinstance(data, str):
+                _write(data)
+            elif kind == "end":
+                return _final(client, job_id)
+        return None
     for kind, data in client.stream_events("stream_job", {"id": job_id}):
         _check_deadline(deadline, job_id)
-        if kind == "job" and isinstance(data, dict):
-            complete_at_start = bool(data.get("complete"))
-            before = int(data.get("log_file_size") or 0)
-            if show_log and not complete_at_start and before:
-                _write(_log_text(client, job_id, before))
+        if kind == "update" and isinstance(data, dict):
+            if "code" in data or data.get("error"):
+                return _final(client, job_id)
             advance(data)
-        elif kind == "log" and show_log and isinstance(data, str):
-            _write(data)
-        elif kind == "update" and isinstance(data, dict):
-            advance(data)
-        elif kind == "complete" and isinstance(data, dict):
-            if show_log and complete_at_start:
-                _write(_log_text(client, job_id))
-            return data
     return None
+
+
+def _final(client: Client, job_id: str) -> dict[str, Any]:
+    return dict(client.call("get_job", {"id": job_id})["job"])
 
 
 def _poll(client: Client, job_id: str, deadline: float | None, advance: Any) -> dict[str, Any]:
@@ -93,20 +96,11 @@ def _check_deadline(deadline: float | None, job_id: str) -> None:
         raise CliError(f"Gave up waiting for job {job_id}; it keeps running.", EXIT_TIMEOUT)
 
 
-def _log_text(client: Client, job_id: str, limit_bytes: int | None = None) -> str:
-    """The job's log as stored now (``view_job_log`` with the job's token), cut to ``limit_bytes``."""
+def job_log(client: Client, job_id: str) -> str:
+    """The whole log of a job, running or completed (``view_job_log`` with the job's token)."""
     token = client.call("get_job", {"id": job_id, "remove": "output"})["token"]
     status, text = client.get_text("view_job_log", {"id": job_id, "t": token})
-    if status != 200:
-        return ""
-    if limit_bytes is not None:
-        text = text.encode()[:limit_bytes].decode("utf-8", errors="replace")
-    return text
-
-
-def job_log(client: Client, job_id: str) -> str:
-    """The whole log of a job, running or completed."""
-    return _log_text(client, job_id)
+    return text if status == 200 else ""
 
 
 def _write(text: str) -> None:

@@ -27,6 +27,7 @@ from cronwright.engine.datadir import prepare_data_dir
 from cronwright.engine.entities import EntityService, Kind
 from cronwright.engine.events import EventService
 from cronwright.engine.jobs.engine import JobEngine
+from cronwright.engine.jobs.jobfiles import JobFileRemover
 from cronwright.engine.jobs.search import JobSearcher
 from cronwright.engine.jobs.service import JobService
 from cronwright.engine.kinds import GROUPS
@@ -114,6 +115,7 @@ class Conductor:
         self.users = UserService(self.catalog, self.auth, self.clock, settings)
         self.state = GlobalState(store, self.clock)
         self.job_service = JobService(self.jobs, store, self.catalog, self.clock, self.secret_key)
+        self.job_files = JobFileRemover(self.jobs, store, self.clock)
         self.magic = MagicLinks(
             self.catalog,
             self.permits,

@@ -36,7 +36,8 @@ class Kind:
     kind: str  # store kind, e.g. "categories"
     one: str  # singular, e.g. "category" (endpoint names, response key)
     many: str  # plural, e.g. "categories"
-    title: str  # for messages, e.g. "Category"
+    title: str  # capitalized, e.g. "Category" ("That Category ID already exists")
+    noun: str  # the word of not-found messages, e.g. "category", "web hook" (xyOps: lower case but "API Key")
     prefix: str  # generated id prefix
     code: str  # error code of entity failures
     activity: str  # activity action prefix, e.g. "category" → category_create
@@ -50,8 +51,11 @@ class Kind:
     immutable: tuple[str, ...] = ()
     #: update answers ``{code:0, <one>: doc}`` (xyOps does so for plugins only)
     update_returns_doc: bool = False
-    #: unknown id on update answers this code instead of ``code`` (xyOps: plugins answer ``api``)
+    #: unknown id on update answers this code with "<title> not found: ID" instead of the storage
+    #: miss "Failed to update <noun>: Error: Item not found" (xyOps: plugins answer ``api``)
     update_missing_code: str | None = None
+    #: what a create with a taken id answers before "ID already exists: ID" (xyOps: tags drop "That")
+    duplicate_prefix: str = "That "
     #: raises when the document may not be deleted (e.g. a category still in use)
     delete_check: Callable[[dict[str, Any], Catalog], None] | None = None
     newest_first: bool = False
@@ -96,7 +100,7 @@ class EntityService:
         self._require_read(kind, who)
         doc = self._catalog[kind.kind].get(params["id"])
         if doc is None:
-            raise NotFound("notfound", f"Failed to locate {kind.title}: {params['id']}")
+            raise NotFound("notfound", f"Failed to locate {kind.noun}: {params['id']}")
         self._require_scope(kind, who, doc["id"])
         return kind.present(doc, who) if kind.present is not None else doc
 
@@ -127,7 +131,7 @@ class EntityService:
         self._require_scope(kind, who, doc["id"])
         collection = self._catalog[kind.kind]
         if doc["id"] in collection:
-            raise Conflict(kind.code, f"That {kind.title} ID already exists: {doc['id']}")
+            raise Conflict(kind.code, f"{kind.duplicate_prefix}{kind.title} ID already exists: {doc['id']}")
         if kind.authorize:
             kind.authorize(self._permits, who, doc, None)
         if kind.sort_order:
@@ -150,7 +154,7 @@ class EntityService:
         who = authenticate()
         self._require(kind, who, 1)
         for attempt in range(3):
-            current = self._find(kind, request["id"], kind.update_missing_code or kind.code)
+            current = self._find(kind, request["id"], "update")
             self._require_scope(kind, who, current["id"])
             merged = {**current, **request}
             require_params(merged, {"title": r"\S", **kind.required})
@@ -177,7 +181,7 @@ class EntityService:
         require_params(params, {"id": ID_RE})
         who = authenticate()
         self._require(kind, who, 2)
-        doc = self._find(kind, params["id"], kind.code)
+        doc = self._find(kind, params["id"], "delete")
         self._require_scope(kind, who, doc["id"])
         if kind.delete_check:
             kind.delete_check(doc, self._catalog)
@@ -192,10 +196,10 @@ class EntityService:
 
     # checks
 
-    def _find(self, kind: Kind, doc_id: str, code: str) -> dict[str, Any]:
+    def _find(self, kind: Kind, doc_id: str, verb: Literal["update", "delete"]) -> dict[str, Any]:
         doc = self._catalog[kind.kind].get(doc_id)
         if doc is None:
-            raise NotFound(code, f"{kind.title} not found: {doc_id}")
+            raise missing_error(kind, verb, doc_id)
         return doc
 
     def _require(self, kind: Kind, who: Identity, which: int) -> None:
@@ -228,6 +232,19 @@ class EntityService:
             keywords=[doc["id"]],
             **{kind.one: snapshot},
         )
+
+
+#: the storage error xyOps appends when a list has no item with the id (``<err>`` of sdk-wire.md §5)
+ITEM_NOT_FOUND = "Error: Item not found"
+
+
+def missing_error(kind: Kind, verb: Literal["update", "delete"], doc_id: str) -> NotFound:
+    """xyOps' answer to an update or delete of an unknown id (sdk-wire.md §5.1):
+    ``<code>`` "Failed to update category: Error: Item not found", or for plugin updates
+    ``api`` "Plugin not found: ID"."""
+    if verb == "update" and kind.update_missing_code:
+        return NotFound(kind.update_missing_code, f"{kind.title} not found: {doc_id}")
+    return NotFound(kind.code, f"Failed to {verb} {kind.noun}: {ITEM_NOT_FOUND}")
 
 
 def _drop(doc: dict[str, Any], keys: tuple[str, ...]) -> None:

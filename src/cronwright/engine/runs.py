@@ -39,6 +39,8 @@ class RunRequest:
     request: dict[str, Any]
     who: Identity
     files: Sequence[UploadedFile]
+    #: the owner segment of the uploaded files' paths and their records' ``username``
+    owner: str = ""
 
 
 def merge_json_field(params: dict[str, Any]) -> None:
@@ -115,7 +117,7 @@ class RunPreparer:
         self._fill_params(event, request["params"])
         validate_event_data({**event, **request}, self._lookup)
         validate_param_values(event.get("fields") or [], request["params"], "Event")
-        return RunRequest(event=event, request=request, who=who, files=files)
+        return RunRequest(event=event, request=request, who=who, files=files, owner=upload_owner(who, self._catalog))
 
     def _find(self, event_id: Any, title: Any) -> dict[str, Any]:
         events = self._catalog["events"]
@@ -156,9 +158,33 @@ def _blocked(message: str) -> Conflict:
     return Conflict("event", message)
 
 
-def launch_request(run: RunRequest, store_upload: Callable[[UploadedFile, str], dict[str, Any]]) -> dict[str, Any]:
+#: keys created by keys created by keys ...: how far ``upload_owner`` follows the chain
+MAX_KEY_CHAIN = 8
+
+
+def upload_owner(who: Identity, catalog: Catalog) -> str:
+    """Whose files a caller uploads (sdk-wire.md §4.1): a user's name; for an API key the user
+    name of whoever created it (the key record's ``username``; a key created by another key has
+    that key's id there, so the chain is followed to its user), the key's id when it has none."""
+    if who.kind != "key":
+        return who.username
+    keys, users = catalog["api_keys"], catalog["users"]
+    name, seen = who.username, set[str]()
+    while name not in seen and len(seen) < MAX_KEY_CHAIN:
+        seen.add(name)
+        record = keys.get(name)
+        creator = record.get("username") if record is not None else None
+        if not isinstance(creator, str) or not creator:
+            return name
+        name = creator
+        if name in users:
+            break
+    return name
+
+
+def launch_request(run: RunRequest, store_upload: Callable[[UploadedFile], dict[str, Any]]) -> dict[str, Any]:
     """Step 14–15: the job request (a copy of the event with the overrides), who launched it, and the
-    uploaded files stored and listed in ``input.files``."""
+    uploaded files stored and listed in ``input.files`` (``store_upload`` answers a file's record)."""
     overrides = {k: v for k, v in copy.deepcopy(run.request).items() if k not in RUN_PROTECTED}
     request = {**event_request(run.event), **overrides}
     request["source"] = run.who.source
@@ -169,5 +195,5 @@ def launch_request(run: RunRequest, store_upload: Callable[[UploadedFile, str], 
         request.pop("key", None)
     if run.files:
         inputs = request["input"] = dict(request.get("input") or {})
-        inputs["files"] = list(inputs.get("files") or []) + [store_upload(u, run.who.username) for u in run.files]
+        inputs["files"] = list(inputs.get("files") or []) + [store_upload(u) for u in run.files]
     return request

@@ -43,6 +43,7 @@ MAX_USERNAME_LEN = 64
 MIN_PASSWORD_LEN = 8
 _EMAIL_RE = re.compile(r"^\S+@\S+\Z")
 _HTML_META_RE = re.compile(r"[<>]")
+_NON_WORD_RE = re.compile(r"\W+", re.ASCII)
 #: keys a request never sets directly (server-set, or passwords handled separately)
 _NOT_STORED = ("id", "username", "created", "modified", "revision", "password", "new_password", "old_password", "salt")
 #: what a user may change about themselves with ``update``
@@ -183,7 +184,10 @@ class UserService:
     def admin_get_user(self, params: dict[str, Any], authenticate: Authenticate) -> dict[str, Any]:
         username = _username_param(params)
         authenticate().require_admin()
-        return public_user(self._find(username))
+        user = self._lookup(username)
+        if user is None:
+            raise NotFound("user", f"Failed to load user: {_storage_miss(username)}")
+        return public_user(user)
 
     def admin_get_users(self, params: dict[str, Any], authenticate: Authenticate) -> tuple[list[dict[str, Any]], int]:
         """All users by user name (``offset``/``limit`` page them); returns (page, total)."""
@@ -307,6 +311,16 @@ class UserService:
             keywords=[user["username"]],
             user=public_user(user),
         )
+
+
+def normalize_username(username: str) -> str:
+    """xyOps' user storage key: lower case without non-word characters (``Bob.Smith`` → ``bobsmith``)."""
+    return _NON_WORD_RE.sub("", username.lower())
+
+
+def _storage_miss(username: str) -> str:
+    """The storage error xyOps reports for a user without a record (sdk-wire.md §5.1)."""
+    return f"Error: Failed to fetch key: users/{normalize_username(username)}: Not found"
 
 
 def _username_param(params: dict[str, Any]) -> str:

@@ -108,7 +108,9 @@ class TokenRequest(IdRequest):
 
 
 class StreamRequest(IdRequest):
-    t: str | None = Field(None, description="The job's `token` (instead of credentials).")
+    token: str | None = Field(
+        None, description="The job's stream token (the `stream` value `magic` answers), instead of credentials."
+    )
 
 
 class TagsRequest(IdRequest):
@@ -442,3 +444,27 @@ class CategoryMultiUpdate(Request):
 
 class GroupMultiUpdate(Request):
     items: list[GroupOrderItem] = Field(description="Only `sort_order` may be set.")
+
+
+class FileRecord(BaseModel):
+    """An uploaded input file as listed in `input.files`."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    date: int = Field(description="Unix seconds.")
+    filename: str = Field(description="The client's base name with unsafe characters replaced by `_`.")
+    path: str = Field(description="Storage key: `files/<owner>/<random>/<name>`, downloadable at `/<path>`.")
+    size: int
+    username: str | None = Field(None, description="The owner (the user, or the user who created the API key).")
+
+
+class UploadFilesResult(Envelope):
+    urls: list[str] = Field(description="`<base URL>/files/<owner>/<name>` of each file, in upload order.")
+
+
+class UploadInputFilesResult(Envelope):
+    files: list[FileRecord]
+
+
+class JobFileRequest(IdRequest):
+    path: str = Field(description="The `path` of an entry of the job's `files` (or `input.files`).")

@@ -24,7 +24,7 @@ KillPolicy = Literal["none", "parent", "all"]
 class RunSpec:
     #: the job document (all job fields: id, event, params (macro-expanded), input {data, files},
     #: now, started, source, username, server, ...). Written as ONE JSON line to the child's stdin,
-    #: with ``type`` forced to "event" and ``xy: 1`` added, plus ``cwd`` and ``log_file``.
+    #: with ``type`` forced to "event" and ``xy: 1`` added, plus ``cwd`` and ``log_file`` (below).
     job: dict[str, Any]
     #: the plugin command: "[shell-plugin]", "[test-plugin]" (built-ins) or an executable with
     #: arguments, split shell-style (quotes respected, $VAR expanded from the child environment)
@@ -51,6 +51,9 @@ class RunSpec:
     sample_interval_s: float = 1.0
     #: batching of log output: chunks are delivered to ``RunSink.on_log`` at most this often
     log_flush_s: float = 0.05
+    #: the job's own log file (``log_file`` in the job JSON, ``$JOB_LOG``): an absolute path in a
+    #: directory the job's user can create it in; "" only when the caller has none
+    log_file: str = ""
     #: which params become environment variables besides the deny-list (plugin-declared names;
     #: upper-case names only with ``job_param_env = "all"``)
     param_names: ParamNames = field(default_factory=ParamNames)

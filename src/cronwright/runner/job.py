@@ -181,6 +181,7 @@ class JobRun:
             result.code, result.description = code, description
             if html is not None:
                 result.fields["html"] = html
+                self._sink.on_update({"html": html})  # like any record: the conductor renders it live
         elif returncode > 0:
             result.code = returncode
             result.description = f"Child {result.pid} crashed with code: {returncode}"

@@ -118,7 +118,7 @@ def _names_notice(text: str, names: list[str]) -> tuple[str, ...]:
 
 def prepare_launch(spec: RunSpec) -> Launch:
     job = spec.job
-    log_file = str(job.get("log_file") or "")
+    log_file = spec.log_file
     credentials = resolve_credentials(spec.uid, spec.gid)
     skipped: list[str] = []
     oversized: list[str] = []

@@ -6,7 +6,7 @@ from cronwright.api.registry import Endpoint
 
 
 def all_endpoints() -> list[Endpoint]:
-    from cronwright.api.routes import entities, events, jobs, runs, schedule, system, users
+    from cronwright.api.routes import entities, events, files, jobs, runs, schedule, system, users
 
     endpoints: list[Endpoint] = []
     for router in (
@@ -14,6 +14,7 @@ def all_endpoints() -> list[Endpoint]:
         runs.router,
         schedule.router,
         jobs.router,
+        files.router,
         *entities.ROUTERS,
         entities.test_router,
         system.router,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,14 +13,26 @@ from starlette.responses import Response, StreamingResponse
 
 from cronwright import jsonutil
 from cronwright.api.registry import Ctx, EndpointSet
-from cronwright.engine.jobs.logstore import LogReader
+from cronwright.engine.jobs.logstore import READ_CHUNK_BYTES, LogReader
+from cronwright.engine.jobs.service import job_details_missing
+from cronwright.engine.jobs.stream import (
+    UPDATE_INTERVAL_S,
+    LiveUpdates,
+    check_stream_token,
+    final_update,
+    missing_record,
+    storage_miss,
+)
 from cronwright.engine.validation import ID_RE, require_params
-from cronwright.errors import NotFound
+from cronwright.errors import api_error
 from cronwright.model import api as m
 
 router = EndpointSet(tag="Jobs")
 _TEXT = "text/plain; charset=utf-8"
 _NO_STORE = {"cache-control": "no-store"}
+#: server-sent events: never cached, never buffered by a proxy (and never compressed: the app
+#: has no compression middleware)
+_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 HEARTBEAT_S = 15.0
 #: the most log text held for one ``stream_job`` client that does not keep up (characters)
 STREAM_LOG_BUFFER_CHARS = 64 * 1024
@@ -128,7 +141,7 @@ def _visible(ctx: Ctx) -> tuple[dict[str, Any], bool]:
     who = ctx.authenticate()
     job, active = ctx.conductor.job_service.find(ctx.params["id"])
     if job is None:
-        raise NotFound("notfound", f"Failed to load job details: {ctx.params['id']}")
+        raise job_details_missing(ctx.params["id"])
     who.require_scope(job)
     return job, active
 
@@ -188,55 +201,135 @@ def download_job_log(ctx: Ctx) -> Response:
     "stream_job", style="read", summary="Live updates of a job (server-sent events)", request=m.StreamRequest, raw=True
 )
 async def stream_job(ctx: Ctx) -> Response:
-    """A `text/event-stream` of one job: `job` (the current record), then `update` (changed
-    fields), `log` (new output text) and finally `complete` (the final record). Authorized by a
-    valid identity with scope on the job, or by `t` (the job's token)."""
+    """A `text/event-stream` exactly as xyOps sends it (sdk-wire.md §1): `start` (`{}`), then an
+    `update` (`{"xy":1,...}`: state, progress, cpu/mem, redrawn table/html) every second while the
+    job is unfinished, then one final `update` with `code`, `description`, `completed`, `elapsed`
+    (and `table`, `html`, `data`, `files`), then `end` (`{}`). A completed job answers at once.
+    Authorized by a valid identity with scope on the job, or by `token` alone (the `stream` value
+    that `magic` answers)."""
+    job_id, token = _stream_access(ctx)
     service = ctx.conductor.job_service
-    require_params(ctx.params, {"id": ID_RE})
-    if not service.check_token(ctx.params["id"], ctx.params.get("t")):
+    if token is None:
         _visible(ctx)
-    job, active = service.find(ctx.params["id"])
-    if job is None:
-        raise NotFound("notfound", f"Failed to load job details: {ctx.params['id']}")
+    engine = ctx.conductor.jobs
+
+    async def events() -> AsyncIterator[bytes]:
+        yield _sse("start", {})
+        live = LiveUpdates()
+        while (job := engine.active.get(job_id)) is not None:
+            if engine.stopping:
+                return  # shutdown: the response ends without a final update (sdk-wire.md §1.6)
+            yield _sse("update", live.next(job))
+            await asyncio.sleep(UPDATE_INTERVAL_S)
+        record, _active = await anyio.to_thread.run_sync(service.find, job_id)
+        yield _sse("update", missing_record(storage_miss(job_id)) if record is None else final_update(record))
+        yield _sse("end", {})
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
+def _stream_access(ctx: Ctx) -> tuple[str, str | None]:
+    """(job id, the stream token when one was given and is correct). A non-empty `token` is the
+    only credential looked at: a wrong one is refused even with a valid API key."""
+    require_params(ctx.params, {"id": ID_RE})
+    job_id = ctx.params["id"]
+    token = ctx.params.get("token")
+    if token in (None, ""):
+        return job_id, None
+    if not isinstance(token, str) or not check_stream_token(job_id, token, ctx.conductor.secret_key):
+        raise api_error("Authentication failed.")
+    return job_id, token
+
+
+@router.endpoint(
+    "stream_job_log",
+    style="read",
+    summary="A job's log as it grows (server-sent events; Cronwright extension)",
+    request=m.StreamRequest,
+    raw=True,
+)
+async def stream_job_log(ctx: Ctx) -> Response:
+    """A `text/event-stream` of the job's log text: `log` events (`data:` a JSON string) with the
+    log from its start, then each new piece within about 50 ms of being printed, and `end` (`{"id",
+    "code", "description"}` of the final record) once the job has completed. Authorized like
+    `stream_job` (identity with scope on the job, or its stream `token`). A client that reads too
+    slowly loses the oldest unread text (a line in the stream says how much), never the end."""
+    job_id, token = _stream_access(ctx)
+    service = ctx.conductor.job_service
+    if token is None:
+        job, active = _visible(ctx)
+    else:
+        found, active = service.find(job_id)
+        if found is None:
+            raise job_details_missing(job_id)
+        job = found
     engine = ctx.conductor.jobs
     feed = JobFeed()
-    if active:
-        engine.listeners.setdefault(job["id"], set()).add(feed.put)
+    backlog = int(job.get("log_file_size") or 0) if active else None
+    if active:  # subscribed in the same turn as the backlog's size is read: nothing is missed or doubled
+        engine.listeners.setdefault(job_id, set()).add(feed.put)
     else:
         feed.put("complete", job)
 
     async def events() -> AsyncIterator[bytes]:
         try:
-            yield _sse("job", service.with_output(job))
+            async for text in _log_backlog(service, job, active, backlog):
+                yield _sse("log", text)
             while True:
                 pending = await feed.take(HEARTBEAT_S)
                 if not pending:
                     yield b": keep-alive\n\n"
                     continue
                 for kind, payload in pending:
-                    yield _sse(kind, service.with_output(payload) if kind == "complete" else payload)
-                    if kind == "complete":
+                    if kind == "log":
+                        yield _sse("log", payload)
+                    elif kind == "complete":
+                        yield _sse("end", {k: payload.get(k) for k in ("id", "code", "description")})
                         return
         finally:
             if active:
-                engine.listeners.get(job["id"], set()).discard(feed.put)
+                engine.listeners.get(job_id, set()).discard(feed.put)
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers=_NO_STORE)
+    return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
+async def _log_backlog(service: Any, job: dict[str, Any], active: bool, limit: int | None) -> AsyncIterator[str]:
+    """The log text already written: the first ``limit`` bytes of the live log, or the whole
+    stored log of a completed job; read on a thread a chunk at a time, decoded across chunks."""
+    if limit == 0:
+        return
+    reader = await anyio.to_thread.run_sync(service.open_log, job, active)
+    if reader is None:
+        return
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    left = limit
+    try:
+        while left is None or left > 0:
+            want = READ_CHUNK_BYTES if left is None else min(READ_CHUNK_BYTES, left)
+            chunk = await anyio.to_thread.run_sync(reader.read, want)
+            if not chunk:
+                break
+            if left is not None:
+                left -= len(chunk)
+            if text := decoder.decode(chunk):
+                yield text
+        if tail := decoder.decode(b"", final=True):
+            yield tail
+    finally:
+        reader.close()
 
 
 class JobFeed:
-    """What one ``stream_job`` client has not received yet, bounded whatever the job prints and
-    however slowly the client reads: log text is coalesced into one ``log`` event and past
+    """What one ``stream_job_log`` client has not received yet, bounded whatever the job prints
+    and however slowly the client reads: log text is coalesced into one ``log`` event and past
     ``STREAM_LOG_BUFFER_CHARS`` the oldest text is dropped (a line in the stream says how much);
-    ``update`` changes are merged into one (later values win); ``complete`` is always kept and
-    sent last."""
+    ``complete`` is always kept and sent last. Other notifications are ignored."""
 
     def __init__(self, max_log_chars: int = STREAM_LOG_BUFFER_CHARS) -> None:
         self._max_log_chars = max_log_chars
         self._log: deque[str] = deque()
         self._log_chars = 0
         self._dropped = 0
-        self._update: dict[str, Any] | None = None
         self._complete: Any = None
         self._ready = asyncio.Event()
 
@@ -246,12 +339,12 @@ class JobFeed:
             self._add_log(str(payload))
         elif kind == "complete":
             self._complete = payload
-        elif isinstance(payload, dict):
-            self._update = {**self._update, **payload} if self._update else dict(payload)
+        else:
+            return
         self._ready.set()
 
     async def take(self, timeout_s: float) -> list[tuple[str, Any]]:
-        """Everything pending, in the order log, update, complete; ``[]`` after ``timeout_s``."""
+        """Everything pending, in the order log, complete; ``[]`` after ``timeout_s``."""
         try:
             await asyncio.wait_for(self._ready.wait(), timeout_s)
         except TimeoutError:
@@ -265,9 +358,6 @@ class JobFeed:
             pending.append(("log", text))
             self._log.clear()
             self._log_chars = self._dropped = 0
-        if self._update is not None:
-            pending.append(("update", self._update))
-            self._update = None
         if self._complete is not None:
             pending.append(("complete", self._complete))
         return pending

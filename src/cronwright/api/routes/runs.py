@@ -25,7 +25,9 @@ router = EndpointSet(tag="Events")
 )
 async def run_event(ctx: Ctx) -> dict[str, Any]:
     """Starts a job of the event (by `id` or `title`) with optional `params`, `input`, `tags` and
-    other overrides; multipart requests carry their JSON in the `json` field plus file fields.
+    other overrides; multipart requests carry their JSON in the `json` field plus file fields,
+    stored at `files/<owner>/<random>/<name>` and listed in `input.files` (owner: the user, or
+    the user who created the API key).
     Requires `run_jobs`; the event needs an enabled manual trigger unless `test`. With the path
     suffix `/wait` the answer is `{code: 0, job}` once the job has completed."""
     if ctx.call.suffix not in ("", "wait"):
@@ -34,14 +36,21 @@ async def run_event(ctx: Ctx) -> dict[str, Any]:
     run = conductor.runs.prepare(ctx.call.query, ctx.call.body, ctx.call.files, ctx.authenticate)
     files = conductor.jobs.files
     now = conductor.clock.now()
+    batch = files.input_batch(run.owner)
 
-    def store_upload(upload: UploadedFile, username: str) -> dict[str, Any]:
-        key, size = files.store_stream(upload.stream, parts=(username,), filename=upload.filename)
-        return files.record(key, size, upload.filename, now, username=username)
+    def store_upload(upload: UploadedFile) -> dict[str, Any]:
+        key, size = batch.store(upload.stream, upload.filename)
+        return files.record(key, size, upload.filename, now, username=run.owner)
 
     try:
-        jobs = conductor.jobs.launch(launch_request(run, store_upload))
-    except LaunchError as exc:
+        request = launch_request(run, store_upload)
+    except BaseException:  # e.g. the second file failed: the first goes too
+        batch.discard()
+        raise
+    try:
+        jobs = conductor.jobs.launch(request)
+    except LaunchError as exc:  # refused before anything was stored: no job will use the files
+        batch.discard()
         raise Conflict("event", f"Failed to launch job: {exc}") from None
     if ctx.call.suffix == "wait":
         final = await conductor.jobs.wait_for(jobs[0]["id"])

@@ -14,6 +14,7 @@ from cronwright.api.registry import Ctx, EndpointSet
 from cronwright.clock import AdjustableClock
 from cronwright.engine.common import int_param
 from cronwright.engine.jobs.launch import LaunchError
+from cronwright.engine.jobs.stream import stream_token
 from cronwright.engine.runs import UploadedFile
 from cronwright.engine.upcoming import forecast_rows, parse_upcoming, upcoming_runs
 from cronwright.engine.validation import ID_RE, require_params
@@ -57,10 +58,11 @@ async def magic(ctx: Ctx) -> dict[str, Any]:
     files = conductor.jobs.files
     now = conductor.clock.now()
     if ctx.call.files:
+        batch = files.magic_batch()  # files/magic/<random>/<name>, records marked ``magic`` (sdk-wire.md §4.3)
 
         def store(upload: UploadedFile) -> dict[str, Any]:
-            key, size = files.store_stream(upload.stream, parts=("magic",), filename=upload.filename)
-            return files.record(key, size, upload.filename, now, username="")
+            key, size = batch.store(upload.stream, upload.filename)
+            return files.record(key, size, upload.filename, now, magic=True)
 
         inputs = request["input"] = dict(request.get("input") or {})
         inputs["files"] = list(inputs.get("files") or []) + [store(u) for u in ctx.call.files]
@@ -74,7 +76,7 @@ async def magic(ctx: Ctx) -> dict[str, Any]:
     return {
         "description": "Your job has started in the background.",
         "id": job["id"],
-        "stream": conductor.job_service.token(job["id"]),
+        "stream": stream_token(job["id"], conductor.secret_key),
     }
 
 

@@ -82,7 +82,9 @@ def admin_delete(ctx: Ctx) -> dict[str, Any]:
     "admin_get_user", style="read", summary="Get one user", request=m.UsernameRequest, response=m.UserResult
 )
 def admin_get_user(ctx: Ctx) -> dict[str, Any]:
-    """Administrators only. The user named by `username`, without the password."""
+    """Administrators only. The user named by `username`, without the password. Unknown user: `user`
+    "Failed to load user: Error: Failed to fetch key: users/NAME: Not found" (404), NAME lower-cased
+    without non-word characters as xyOps stores it."""
     return {"user": ctx.conductor.users.admin_get_user(ctx.params, ctx.authenticate)}
 
 

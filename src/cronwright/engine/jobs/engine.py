@@ -21,6 +21,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from cronwright.clock import Clock
@@ -33,11 +34,20 @@ from cronwright.engine.jobs.launch import Launcher, LaunchError
 from cronwright.engine.jobs.limits import count_conditions, daily_count, due_limits, limit_message, local_day
 from cronwright.engine.jobs.logstore import LogStore
 from cronwright.engine.jobs.recovery import recover_jobs
-from cronwright.engine.jobs.rules import OUTPUT_PROTECTED, WAITING_STATES, first_limit, is_enabled, limit_amount
+from cronwright.engine.jobs.render import render_update
+from cronwright.engine.jobs.rules import (
+    OUTPUT_PROTECTED,
+    RENDERED_KEYS,
+    WAITING_STATES,
+    first_limit,
+    is_enabled,
+    limit_amount,
+)
 from cronwright.engine.jobs.worker import LocalWorker
 from cronwright.engine.permits import Permits
 from cronwright.engine.servers import ServerRegistry
 from cronwright.expr import ExprError, compile_expression, is_truthy
+from cronwright.ids import generate_id
 from cronwright.logs import fields, job_fields
 from cronwright.metrics import Metrics
 from cronwright.runner import JobRun
@@ -57,6 +67,8 @@ SHUTDOWN_REASON = "Aborted: Cronwright was shut down while the job was running."
 MAX_PUSHED_ITEMS = 1000
 #: job output keys applied only when the job finishes (never by a live update)
 _AT_FINISH = frozenset({"update_event", "delete_event"})
+#: an update with one of these gives the job a new ``redraw`` token (sdk-wire.md §1.9)
+_REDRAW_KEYS = frozenset({"table", "html", "markdown", "text", "perf"})
 
 
 class JobEngine:
@@ -97,6 +109,10 @@ class JobEngine:
         self.listeners: dict[str, set[Callable[[str, Any], None]]] = {}
         self._dirty: set[str] = set()
         self._instant: dict[str, set[asyncio.Task[Any]]] = {}
+        #: html output waiting to be rendered, per job, and the task rendering it (``_queue_render``)
+        self._render_pending: dict[str, dict[str, Any]] = {}
+        self._rendering: dict[str, asyncio.Task[Any]] = {}
+        self._render_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cronwright-render")
         self._kicked = False
         self._loop_task: asyncio.Task[Any] | None = None
         self._stopping = False
@@ -112,6 +128,11 @@ class JobEngine:
         #: what a job may push or output (who it acts for): see engine/permits.py
         self.permits = Permits(catalog, clock.now)
         self.zone: Any = None
+
+    @property
+    def stopping(self) -> bool:
+        """The engine is shutting down (live streams end without a final update)."""
+        return self._stopping
 
     # ---- lifecycle
 
@@ -136,6 +157,7 @@ class JobEngine:
             await asyncio.wait(self._tasks, timeout=self._settings.child_kill_timeout_s + 10)
         if not self.flush():
             log.error("progress of %d running job(s) could not be stored at shutdown", len(self._dirty))
+        self._render_pool.shutdown(wait=False, cancel_futures=True)
 
     async def _tick_forever(self) -> None:
         while True:
@@ -634,7 +656,15 @@ class JobEngine:
             return
         # update_event/delete_event take effect at finish, where they are authorized (Permits.screen_outputs)
         clean = {k: v for k, v in changes.items() if k not in OUTPUT_PROTECTED and k not in _AT_FINISH}
+        rendered = {key: clean.pop(key) for key in RENDERED_KEYS if key in clean}
+        if rendered:
+            self._queue_render(job, rendered)
+        redraw = not clean.keys().isdisjoint(_REDRAW_KEYS) or (
+            "status" in clean and clean["status"] != job.get("status")
+        )
         job.update(clean)
+        if redraw:
+            job["redraw"] = generate_id("")
         job["updated"] = self._clock.now()
         self.mark_dirty(job_id)
         self.notify(job_id, "update", clean)
@@ -673,11 +703,56 @@ class JobEngine:
                 current = job[key] = []
             current.extend(items)
         self.mark_dirty(job_id)
+        job["redraw"] = generate_id("")
         if screened.get("actions") and self.actions is not None and self.actions.collect(job, ["instant"]):
             task = asyncio.get_running_loop().create_task(self.actions.run(job, ["instant"]))
             self._instant.setdefault(job_id, set()).add(task)
             self._tasks.add(task)
             task.add_done_callback(self._task_done)
+
+    def _queue_render(self, job: dict[str, Any], records: dict[str, Any]) -> None:
+        """Render a plugin's ``markdown``/``text``/``html`` (engine/jobs/render.py) off the event
+        loop, one update at a time per job on a small dedicated pool: a hostile report costs that
+        pool, never the loop. Updates waiting behind a render are coalesced (the latest wins, as
+        it would replace the job's ``html`` anyway)."""
+        job_id = job["id"]
+        self._render_pending[job_id] = records
+        if job_id not in self._rendering:
+            task = asyncio.get_running_loop().create_task(self._render_lane(job_id))
+            self._rendering[job_id] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
+
+    async def _render_lane(self, job_id: str) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while (records := self._render_pending.pop(job_id, None)) is not None:
+                job = self.active.get(job_id)
+                if job is None:
+                    return
+                context = {k: v for k, v in job.items() if k not in ("data", "files", "input")}
+                try:
+                    notes = await loop.run_in_executor(
+                        self._render_pool, render_update, records, context, self._settings.public_url
+                    )
+                except Exception:
+                    log.exception("rendering the html of job %s failed", job_id)
+                    notes, records = ["Job html output could not be rendered (see the server log)."], {}
+                for note in notes:
+                    self.launcher.note(job, note)
+                if records:
+                    job.update(records)
+                    job["redraw"] = generate_id("")
+                    self.mark_dirty(job_id)
+                    self.notify(job_id, "update", records)
+        finally:
+            self._rendering.pop(job_id, None)
+
+    async def wait_rendered(self, job_id: str) -> None:
+        """Wait until the job's html output is rendered (before its final record)."""
+        task = self._rendering.get(job_id)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
 
     async def wait_instant(self, job_id: str) -> None:
         """Wait for the still-running ``instant`` actions of a job (before its final record)."""

@@ -19,7 +19,10 @@ from cronwright.engine.common import public_reason
 from cronwright.engine.jobs.launch import LaunchError
 from cronwright.engine.jobs.limits import count_conditions, local_day
 from cronwright.engine.jobs.rules import (
+    JOB_EVENT_REQUESTS,
+    LIVE_ONLY_FIELDS,
     OUTPUT_PROTECTED,
+    RENDERED_KEYS,
     completion_conditions,
     final_tags,
     first_limit,
@@ -126,7 +129,7 @@ class Finisher:
         job.setdefault("files", [])
         job.update(complete=True, progress=1.0)
         engine.launcher.note(job, "Job could not be completed normally: internal error (see the server log).")
-        for key in ("abort_reason", "setup_error", "cwd"):
+        for key in ("abort_reason", "setup_error", "cwd", *LIVE_ONLY_FIELDS):
             job.pop(key, None)
         job.update(final=True, state="complete")
         self.save_final(job)
@@ -139,7 +142,14 @@ class Finisher:
     async def _finish(self, job: dict[str, Any], outcome: Outcome) -> None:
         engine = self._engine
         job["state"] = "finishing"
-        fields = {k: v for k, v in outcome.fields.items() if k not in OUTPUT_PROTECTED}
+        await engine.wait_rendered(job["id"])
+        # a run's output records were applied live (rendered, with redraws) as they arrived; only
+        # the event requests wait for the end, and what a run never reported live is added
+        fields = {
+            k: v
+            for k, v in outcome.fields.items()
+            if k not in OUTPUT_PROTECTED and (k in JOB_EVENT_REQUESTS or (k not in job and k not in RENDERED_KEYS))
+        }
         for note in engine.permits.screen_outputs(job, fields):  # update_event/delete_event need authority
             engine.launcher.note(job, note)
         job.update(fields)
@@ -150,7 +160,11 @@ class Finisher:
             if stats:
                 job[key] = stats
         code, description = outcome.code, outcome.description
-        stored, error = await asyncio.to_thread(self._store_outputs, job, outcome.files)
+        outputs = list(outcome.files)
+        legacy = await asyncio.to_thread(engine.worker.legacy_log, job)
+        if legacy is not None:  # the job's $JOB_LOG, attached last (sdk-wire.md §2.4)
+            outputs.append(OutputFile(path=legacy, filename=f"job-{job['id']}.log", delete=True))
+        stored, error = await asyncio.to_thread(self._store_outputs, job, outputs)
         if error:
             code, description, stored = "upload", error, []
         job["files"] = stored
@@ -196,7 +210,7 @@ class Finisher:
         event = engine._catalog["events"].get(job["event"])
         if event is not None:
             job["event_title"], job["event_revision"] = event.get("title"), event.get("revision")
-        for key in ("abort_reason", "setup_error", "cwd"):
+        for key in ("abort_reason", "setup_error", "cwd", *LIVE_ONLY_FIELDS):
             job.pop(key, None)
         job.update(final=True, state="complete")
         self.save_final(job)

@@ -130,6 +130,13 @@ JOB_INPUT_FIELDS = frozenset(
 JOB_EVENT_REQUESTS = frozenset({"update_event", "delete_event"})
 #: what a plugin's output (live updates and its result) may not set
 OUTPUT_PROTECTED = ENGINE_FIELDS | JOB_INPUT_FIELDS
+#: a plugin's output records that become the job's sanitized ``html`` (engine/jobs/render.py)
+RENDERED_KEYS = frozenset({"html", "markdown", "text"})
+#: live-only fields removed when a job completes (sdk-wire.md §6): never in a stored record
+LIVE_ONLY_FIELDS = (
+    "status", "redraw", "remote", "suspended", "update_event", "delete_event", "procs", "conns",
+    "retry_ok", "log_file", "push", "until", "position",
+)  # fmt: skip
 #: what a ``run_event`` request may override (events.md §3.7 step 14); every other engine or input
 #: field comes from the event, the plugin and the engine only
 RUN_OVERRIDABLE = frozenset(
@@ -292,7 +299,8 @@ def retry_request(job: dict[str, Any], now: float) -> dict[str, Any] | None:
 
 def own_uploads(job: dict[str, Any]) -> list[str]:
     """The storage keys of the files uploaded with this job's own request (run_event, magic link),
-    which go when the job is deleted. A chained job's input files are its parent's outputs and a
+    which go when the job is deleted (``files/<owner>/<random>/<name>``; an owner-level
+    ``upload_files`` file a record names is never the job's). A chained job's input files are its parent's outputs and a
     retry's are the original's uploads: they belong to those jobs and stay. Job outputs live under
     ``files/jobs/<id>/`` and are removed with their job."""
     if job.get("parent") or job.get("retry_prev"):
@@ -305,4 +313,5 @@ def own_uploads(job: dict[str, Any]) -> list[str]:
         if isinstance(entry, dict)
         and isinstance(entry.get("path"), str)
         and not entry["path"].startswith("files/jobs/")
+        and entry["path"].count("/") >= 3  # files/<owner>/<name> is an upload_files file, not the request's
     ]

@@ -18,6 +18,7 @@ from cronwright.engine.common import int_param, loose_equal, sort_dir_param
 from cronwright.engine.identity import Identity
 from cronwright.engine.jobs.engine import JobEngine
 from cronwright.engine.jobs.logstore import INLINE_LOG_BYTES, LogReader
+from cronwright.engine.jobs.render import sanitize_record
 from cronwright.engine.jobs.rules import own_uploads
 from cronwright.engine.validation import ID_RE, require_params
 from cronwright.errors import BadRequest, Conflict, NotFound, api_error
@@ -58,16 +59,12 @@ class JobService:
             return job, True
         return self._store.get_job(job_id), False
 
-    def _visible(
-        self, params: dict[str, Any], authenticate: Authenticate, missing_code: str = "notfound"
-    ) -> tuple[dict[str, Any], bool, Identity]:
+    def _visible(self, params: dict[str, Any], authenticate: Authenticate) -> tuple[dict[str, Any], bool, Identity]:
         require_params(params, {"id": ID_RE})
         who = authenticate()
         job, active = self.find(params["id"])
         if job is None:
-            if missing_code == "notfound":
-                raise NotFound("notfound", f"Failed to load job details: {params['id']}")
-            raise NotFound(missing_code, f"Job not found: {params['id']}")
+            raise job_details_missing(params["id"])
         who.require_scope(job)
         return job, active, who
 
@@ -169,10 +166,19 @@ class JobService:
         size = params.get("bytes", 32768)
         if isinstance(size, str) and _DIGITS.match(size):
             size = int(size)
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1048576:
-            raise api_error("Malformed parameter: bytes (an integer from 1 to 1048576)")
-        job, active, _ = self._visible(params, authenticate)
-        return (job["id"], size) if active else None
+        if isinstance(size, float) and size.is_integer():
+            size = int(size)
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise api_error("Malformed parameter value: bytes")
+        if not 1 <= size <= 1048576:
+            raise api_error("Requested byte count out of range (1 - 1048576)")
+        require_params(params, {"id": ID_RE})
+        who = authenticate()
+        job = self._engine.active.get(params["id"])
+        if job is None:  # unknown or finished: an empty tail, not an error (sdk-wire.md §5.2)
+            return None
+        who.require_scope(job)
+        return job["id"], size
 
     def open_log(self, job: dict[str, Any], active: bool) -> LogReader | None:
         """The log text of a job (live or completed) to stream in chunks, None when it has none;
@@ -210,7 +216,7 @@ class JobService:
             raise Conflict("job", f"Cannot delete a job that is still active: {params['id']}")
         job = self._store.get_job(params["id"])
         if job is None:
-            raise NotFound("job", f"Job not found: {params['id']}")
+            raise NotFound("job", f"Failed to load job details: {params['id']}: {_fetch_error(params['id'])}")
         who.require_scope(job)
         with self._store.write() as w:
             w.delete_job(job["id"])
@@ -235,17 +241,22 @@ class JobService:
         who.require_admin()
         job, active = self.find(params["id"])
         if job is None:
-            raise NotFound("job", f"Job not found: {params['id']}")
+            raise _update_missing(params["id"])
         changes = {k: v for k, v in params.items() if k not in ("id", "event", "state", "complete", "final")}
+        if "html" in changes:  # an administrator cannot plant script in a record either (sdk-wire.md §3.7)
+            html = sanitize_record(changes["html"])
+            if html is None:
+                raise api_error("Malformed parameter: html (must be an object)")
+            changes["html"] = html
         job.update(changes)
         self._store_changed(job, active)
         if not active:
             self._record("job_update", who, origin, job, params=changes)
 
     def manage_tags(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:
+        require_params(params, {"id": ID_RE, "tags": "array"})
         if len(params) > 2:
             raise api_error_job("Too many properties in params")
-        require_params(params, {"id": ID_RE, "tags": "array"})
         who = authenticate()
         who.require("tag_jobs")
         live = self._engine.active.get(params["id"])
@@ -254,7 +265,7 @@ class JobService:
             raise Conflict("job", "Cannot update tags of running job.")
         job = self._store.get_job(params["id"])
         if job is None:
-            raise NotFound("job", f"Job not found: {params['id']}")
+            raise _update_missing(params["id"])
         who.require_scope(job)
         tags = [t for t in params["tags"] if isinstance(t, str)]
         job["tags"] = tags
@@ -289,9 +300,10 @@ class JobService:
         who = authenticate()
         who.require("run_jobs")
         job = self._engine.active.get(params["id"])
-        if job is not None:
-            who.require_scope(job)
-        if job is None or job["state"] not in ("start_delay", "retry_delay"):
+        if job is None:
+            raise NotFound("job", f"Job not found: {params['id']}")
+        who.require_scope(job)
+        if job["state"] not in ("start_delay", "retry_delay"):
             raise Conflict("job", f"Job is not in a delay state: {params['id']}")
         job["until"] = self._clock.now()
         self._engine.persist(job)
@@ -302,9 +314,10 @@ class JobService:
         who = authenticate()
         who.require("run_jobs")
         job = self._engine.active.get(params["id"])
-        if job is not None:
-            who.require_scope(job)
-        if job is None or job["state"] != "suspended":
+        if job is None:
+            raise NotFound("job", f"Job not found or is no longer active: {params['id']}")
+        who.require_scope(job)
+        if job["state"] != "suspended":
             raise Conflict("job", f"Job is not suspended: {params['id']}")
         self._engine.launcher.note(job, f"Resumed by {who.username}")
         self._engine.resume(job["id"])
@@ -334,6 +347,24 @@ class JobService:
 
 def api_error_job(message: str) -> BadRequest:
     return BadRequest("job", message)
+
+
+def _fetch_error(job_id: str) -> str:
+    """The storage error xyOps appends when a job has no stored record (``<err>`` of sdk-wire.md §5.2)."""
+    return f"Error: Failed to fetch key: unbase/records/jobs/{job_id}: Not found"
+
+
+def job_details_missing(job_id: str) -> NotFound:
+    """notfound "Failed to load job details: ID: Error: Failed to fetch key: unbase/records/jobs/ID: Not found".
+
+    What ``get_job``, ``get_job_log`` and ``stream_job`` answer for a job that is neither active nor
+    stored (sdk-wire.md §5.2)."""
+    return NotFound("notfound", f"Failed to load job details: {job_id}: {_fetch_error(job_id)}")
+
+
+def _update_missing(job_id: str) -> NotFound:
+    """``update_job`` / ``manage_job_tags`` on a job without a stored record (sdk-wire.md §5.2)."""
+    return NotFound("job", f"Failed to update job: {job_id}: {_fetch_error(job_id)}")
 
 
 def _count(bucket: dict[str, int], key: str) -> None:

@@ -13,8 +13,11 @@ through: a second file of the same name replaces the first.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -102,6 +105,10 @@ class LocalWorker:
         self._kill_timeout_s = kill_timeout_s
         self._sample_interval_s = sample_interval_s
         work_root.mkdir(parents=True, exist_ok=True)
+        #: each job's own log file ($JOB_LOG) for jobs that run as the conductor's user
+        self.log_root = work_root.parent / "logs"
+        self.log_root.mkdir(parents=True, exist_ok=True)
+        self._legacy: dict[str, Path] = {}
 
     def prepare(self, job: dict[str, Any], plugin: dict[str, Any] | None) -> JobRun:
         """Create the working directory with the input files and a ``JobRun`` (not started)."""
@@ -126,6 +133,7 @@ class LocalWorker:
             except OSError:
                 shutil.copyfile(source, target)
         job["cwd"] = str(cwd)
+        log_file = self._legacy[job["id"]] = self._legacy_path(job["id"], owner)
         env = {**host_environment(), **{k: str(v) for k, v in (job.get("env") or {}).items()}}
         spec = RunSpec(
             job=job,
@@ -140,11 +148,49 @@ class LocalWorker:
             base_url=self._base_url,
             sample_interval_s=self._sample_interval_s,
             param_names=ParamNames(declared=declared_params(plugin), upper_case=self._upper_case_params),
+            log_file=str(log_file),
         )
         return JobRun(spec, _Sink(job["id"], self._updates))
 
+    def _legacy_path(self, job_id: str, owner: tuple[int, int] | None) -> Path:
+        """Where the job's own log file goes (not created: the plugin creates it by writing).
+        Jobs of the conductor's user: ``<data dir>/work/logs/job-<id>.log``. A job that runs as
+        another user cannot reach into the private data directory, so it gets a fresh private
+        directory of its own (``mkdtemp`` in the system temporary directory, owned by that user)."""
+        if owner is None:
+            path = self.log_root / f"job-{job_id}.log"
+            path.unlink(missing_ok=True)
+            return path
+        directory = Path(tempfile.mkdtemp(prefix=f"cronwright-{job_id}-"))
+        os.chown(directory, *owner)
+        return directory / f"job-{job_id}.log"
+
+    def legacy_log(self, job: dict[str, Any]) -> Path | None:
+        """The job's own log file to attach when it finishes: a regular, non-empty file (not a
+        link), owned by the job's user when it ran as another one; None otherwise (a zero-byte
+        file is never attached, sdk-wire.md §2.4)."""
+        path = self._legacy.get(job["id"])
+        if path is None:
+            return None
+        try:
+            info = path.lstat()
+        except OSError:
+            return None
+        if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+            return None
+        owner = job_owner(job)
+        if owner is not None and info.st_uid != owner[0]:
+            return None
+        return path
+
     def cleanup(self, job_id: str) -> None:
         shutil.rmtree(self.work_root / job_id, ignore_errors=True)
+        path = self._legacy.pop(job_id, None)
+        if path is not None:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+            if path.parent != self.log_root:
+                shutil.rmtree(path.parent, ignore_errors=True)
 
 
 __all__ = ["JobUpdates", "LocalWorker", "RunResult", "host_environment", "job_owner"]
