@@ -72,6 +72,9 @@ class Settings:
     child_kill_timeout_s: float = 10.0
     #: how often a running job's CPU and memory are sampled, seconds
     job_sample_interval_s: float = 1.0
+    #: the largest output file a job may store (its $JOB_LOG too), bytes; larger ones are left out
+    #: and noted on the job (0 = no limit)
+    job_output_file_max_bytes: int = 4 * 1024**3
     #: environment variables added to every job's process
     job_env: dict[str, str] = field(default_factory=dict)
     #: limits and actions appended to every job: {"default": [...], "workflow": [...]}

@@ -481,3 +481,26 @@ def test_upload_size_is_bounded_with_or_without_a_length(server_factory: StartSe
     fits = httpx.post(url, content=chunks(50_000), headers=headers, timeout=60)
     assert fits.json() == {"code": 0, "urls": [f"{small.url}/files/admin/big.bin"]}
     assert len(httpx.get(fits.json()["urls"][0], timeout=30).content) == 50_000
+
+
+def test_a_job_writing_to_its_input_file_leaves_the_upload_unchanged(srv: Server, sapi: Api) -> None:
+    """Input files are copies in the job directory: appending to one changes neither the stored
+    upload nor its recorded size."""
+    event = script_event(sapi, "echo TAMPERED >> data.txt\ncat data.txt")
+    started = ok_body(
+        post_files(
+            srv, "run_event", [("file1", ("data.txt", b"orig\n"))], fields={"json": json.dumps({"id": event["id"]})}
+        )
+    )
+    job = wait_job(sapi, started["id"])
+    assert job["code"] == 0 and "TAMPERED" in job["output"]
+    record = job["input"]["files"][0]
+    stored = httpx.get(f"{srv.url}/{record['path']}", timeout=30)
+    assert stored.content == b"orig\n" and record["size"] == 5
+
+
+def test_overlong_file_urls_are_not_found(srv: Server) -> None:
+    """A `/files/` path with a segment longer than the file system allows is a 404, never a 500."""
+    for path in (f"files/admin/{'b' * 300}", f"files/{'c' * 300}/x", f"files/jobs/j/{'d' * 5000}/x"):
+        answer = httpx.get(f"{srv.url}/{path}", timeout=30)
+        assert answer.status_code == 404 and answer.json()["code"] == "api", (path, answer.text)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import httpx
 import pytest
@@ -143,3 +144,20 @@ def test_job_log_file_of_a_job_running_as_another_user(api: Api) -> None:
     assert [record["filename"] for record in job["files"]] == [f"job-{job['id']}.log"]
     body = httpx.get(f"{api.base_url}/{job['files'][0]['path']}", timeout=30)
     assert body.text == "written by nobody\n"
+
+
+def test_output_files_over_the_cap_are_left_out(server_factory: Any) -> None:
+    """A sparse `$JOB_LOG` (or output file) claiming gigabytes cannot fill the conductor's disk:
+    files over `job_output_file_max_bytes` are not stored and the meta log says so."""
+    server = server_factory("sqlite", env={"CRONWRIGHT_JOB_OUTPUT_FILE_MAX_BYTES": "100000"})
+    api = server.client()
+    script = (
+        'truncate -s 50G "$JOB_LOG"\nhead -c 200000 /dev/zero > big.bin\necho small > small.txt\n'
+        'echo \'{"xy":1,"files":["big.bin","small.txt"]}\''
+    )
+    job = run_wait(api, script_event(api, script)["id"])
+    assert job["code"] == 0 and [f["filename"] for f in job["files"]] == ["small.txt"]
+    notes = [row["msg"] for row in job.get("activity") or []]
+    assert any("Output file too large, not stored: big.bin" in n for n in notes), notes
+    assert any(f"Output file too large, not stored: job-{job['id']}.log" in n for n in notes), notes
+    assert sum(p.stat().st_blocks for p in (server.data_dir / "files").rglob("*") if p.is_file()) < 10_000

@@ -637,3 +637,21 @@ def test_sanitize_is_safe_and_idempotent(content: str) -> None:
     clean = sanitize_html(content)
     assert_safe(clean)
     assert sanitize_html(clean) == clean
+
+
+def test_macro_context_hides_how_the_job_runs() -> None:
+    """Untrusted text echoed into a report cannot read the job's environment, secrets, paths or
+    script through macros (CRONWRIGHT DECISION); other params stay visible."""
+    job = {
+        "id": "j1",
+        "params": {"script": "TOKEN=abc", "name": "x"},
+        "env": {"TOKEN": "abc"},
+        "secrets": {"s": "abc"},
+        "cwd": "/data/work/jobs/j1",
+        "pid": 42,
+        "command": "sh",
+        "key": "k1",
+    }
+    content = "{{job.env.TOKEN}} {{job.secrets.s}} {{job.cwd}} {{job.pid}} {{job.params.script}} {{job.key}} {{job.params.name}}"
+    assert expand_macros(content, macro_context(job, BASE_URL)) == "n/a n/a n/a n/a n/a n/a x"
+    assert "abc" not in expand_macros("{{job}}", macro_context(job, BASE_URL))

@@ -108,7 +108,11 @@ async def _file(request: Request) -> Response:
     """``GET /files/<key>``: a stored input or output file (the random path segment is the secret)."""
     key = "files/" + request.path_params["path"]
     path = request.app.state.conductor.jobs.files.path_of(key)
-    if path is None or not path.is_file():
+    try:
+        found = path is not None and path.is_file()
+    except OSError:  # e.g. a name longer than the file system allows
+        found = False
+    if path is None or not found:
         return json_response(jsonutil.dumps({"code": "api", "description": f"File not found: {key}"}), 404)
     headers = {"cache-control": "private, max-age=3600", "x-content-type-options": "nosniff"}
     return FileResponse(path, filename=path.name, headers=headers)

@@ -18,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import random
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from cronwright.clock import Clock
@@ -34,7 +36,7 @@ from cronwright.engine.jobs.launch import Launcher, LaunchError
 from cronwright.engine.jobs.limits import count_conditions, daily_count, due_limits, limit_message, local_day
 from cronwright.engine.jobs.logstore import LogStore
 from cronwright.engine.jobs.recovery import recover_jobs
-from cronwright.engine.jobs.render import render_update
+from cronwright.engine.jobs.render import macro_context, render_records
 from cronwright.engine.jobs.rules import (
     OUTPUT_PROTECTED,
     RENDERED_KEYS,
@@ -112,7 +114,7 @@ class JobEngine:
         #: html output waiting to be rendered, per job, and the task rendering it (``_queue_render``)
         self._render_pending: dict[str, dict[str, Any]] = {}
         self._rendering: dict[str, asyncio.Task[Any]] = {}
-        self._render_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cronwright-render")
+        self._renderer: ProcessPoolExecutor | None = None
         self._kicked = False
         self._loop_task: asyncio.Task[Any] | None = None
         self._stopping = False
@@ -157,7 +159,8 @@ class JobEngine:
             await asyncio.wait(self._tasks, timeout=self._settings.child_kill_timeout_s + 10)
         if not self.flush():
             log.error("progress of %d running job(s) could not be stored at shutdown", len(self._dirty))
-        self._render_pool.shutdown(wait=False, cancel_futures=True)
+        if self._renderer is not None:
+            self._renderer.shutdown(wait=False, cancel_futures=True)
 
     async def _tick_forever(self) -> None:
         while True:
@@ -711,10 +714,10 @@ class JobEngine:
             task.add_done_callback(self._task_done)
 
     def _queue_render(self, job: dict[str, Any], records: dict[str, Any]) -> None:
-        """Render a plugin's ``markdown``/``text``/``html`` (engine/jobs/render.py) off the event
-        loop, one update at a time per job on a small dedicated pool: a hostile report costs that
-        pool, never the loop. Updates waiting behind a render are coalesced (the latest wins, as
-        it would replace the job's ``html`` anyway)."""
+        """Render a plugin's ``markdown``/``text``/``html`` (engine/jobs/render.py) in the renderer
+        process, one update at a time per job: a hostile report costs that process, never the
+        loop. Updates waiting behind a render are coalesced (the latest wins, as it would replace
+        the job's ``html`` anyway)."""
         job_id = job["id"]
         self._render_pending[job_id] = records
         if job_id not in self._rendering:
@@ -730,11 +733,15 @@ class JobEngine:
                 job = self.active.get(job_id)
                 if job is None:
                     return
-                context = {k: v for k, v in job.items() if k not in ("data", "files", "input")}
+                context = macro_context(job, self._settings.public_url)["job"]
                 try:
-                    notes = await loop.run_in_executor(
-                        self._render_pool, render_update, records, context, self._settings.public_url
+                    records, notes = await loop.run_in_executor(
+                        self._render_pool(), render_records, records, context, self._settings.public_url
                     )
+                except BrokenProcessPool:
+                    log.error("the html renderer process died; starting a new one")
+                    self._renderer = None
+                    notes, records = ["Job html output could not be rendered (the renderer stopped)."], {}
                 except Exception:
                     log.exception("rendering the html of job %s failed", job_id)
                     notes, records = ["Job html output could not be rendered (see the server log)."], {}
@@ -747,6 +754,14 @@ class JobEngine:
                     self.notify(job_id, "update", records)
         finally:
             self._rendering.pop(job_id, None)
+
+    def _render_pool(self) -> ProcessPoolExecutor:
+        """One worker process renders reports (started on first use): markdown is rendered in pure
+        Python, and a hostile report rendered in this process would hold the interpreter lock and
+        stall every request (``spawn``: never a fork of this threaded process)."""
+        if self._renderer is None:
+            self._renderer = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return self._renderer
 
     async def wait_rendered(self, job_id: str) -> None:
         """Wait until the job's html output is rendered (before its final record)."""

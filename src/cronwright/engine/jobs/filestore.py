@@ -167,20 +167,25 @@ class FileStore:
             return None
         return self.data_dir / (key.lower() if len(parts) == 3 else key)
 
-    def store(self, source: Path, *, parts: tuple[str, ...], filename: str, move: bool) -> tuple[str, int]:
+    def store(
+        self, source: Path, *, parts: tuple[str, ...], filename: str, move: bool, max_bytes: int | None = None
+    ) -> tuple[str, int]:
         """Copy (or move) a local regular file into storage at ``files/<parts>/<random>/<name>``;
         returns (key, size). ``source`` is opened without following symbolic links (see
-        ``open_regular_file``)."""
+        ``open_regular_file``). A file larger than ``max_bytes`` (its size when opened; a copy
+        stops there too) raises ``FileTooLarge`` and nothing is stored."""
         key = self._new_key(*parts, filename=filename)
         target = self.data_dir / key
-        target.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = open_regular_file(source)
             try:
                 opened = os.fstat(fd)
+                if max_bytes is not None and opened.st_size > max_bytes:
+                    raise FileTooLarge(opened.st_size, max_bytes)
+                target.parent.mkdir(parents=True, exist_ok=True)
                 if not (move and opened.st_uid == os.geteuid() and _adopt(source, target, opened)):
                     with os.fdopen(fd, "rb", closefd=False) as reader, open(target, "xb") as writer:
-                        shutil.copyfileobj(reader, writer, 1024 * 1024)
+                        _copy(reader, writer, max_bytes)
                     if move:
                         source.unlink(missing_ok=True)
             finally:
@@ -277,6 +282,25 @@ class UploadBatch:
             with contextlib.suppress(OSError):
                 self._files.delete_key(key)
         self.keys.clear()
+
+
+class FileTooLarge(OSError):
+    """An output file over the size cap (``job_output_file_max_bytes``)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(errno.EFBIG, f"{size:,} bytes, the limit is {limit:,}")
+        self.size = size
+        self.limit = limit
+
+
+def _copy(reader: BinaryIO, writer: BinaryIO, max_bytes: int | None) -> None:
+    """Copy in 1 MiB chunks; past ``max_bytes`` (a file that grew after it was opened) raise."""
+    copied = 0
+    while chunk := reader.read(1024 * 1024):
+        copied += len(chunk)
+        if max_bytes is not None and copied > max_bytes:
+            raise FileTooLarge(copied, max_bytes)
+        writer.write(chunk)
 
 
 def _remove_empty(directory: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cronwright.engine.common import public_reason
+from cronwright.engine.jobs.filestore import FileTooLarge
 from cronwright.engine.jobs.launch import LaunchError
 from cronwright.engine.jobs.limits import count_conditions, local_day
 from cronwright.engine.jobs.rules import (
@@ -284,11 +285,18 @@ class Finisher:
         cwd = Path(os.path.realpath(job["cwd"])) if job.get("cwd") else None
         records = []
         last_use = {out.path: index for index, out in enumerate(files)}  # one file may be listed twice
+        cap = engine._settings.job_output_file_max_bytes or None
         try:
             for index, out in enumerate(files):
                 inside = cwd is not None and out.path.is_relative_to(cwd)
                 move = (out.delete or inside) and last_use[out.path] == index
-                key, size = engine.files.store(out.path, parts=("jobs", job["id"]), filename=out.filename, move=move)
+                try:
+                    key, size = engine.files.store(
+                        out.path, parts=("jobs", job["id"]), filename=out.filename, move=move, max_bytes=cap
+                    )
+                except FileTooLarge as exc:
+                    engine.launcher.note(job, f"Output file too large, not stored: {out.filename} ({exc.strerror}).")
+                    continue
                 records.append(
                     engine.files.record(
                         key, size, out.filename, engine._clock.now(), server=job.get("server", ""), job=job["id"]

@@ -152,10 +152,29 @@ def sanitize_record(value: Any) -> dict[str, Any] | None:
     return {**value, "content": sanitize_html(content)}
 
 
+#: job fields a report's macros never see: besides §3.2's ``data``, ``files`` and ``input``, what
+#: says where and how the job runs and what it was handed (CRONWRIGHT DECISION: a plugin that echoes
+#: untrusted text into a report must not let that text read them)
+HIDDEN_JOB_FIELDS: Final = frozenset(
+    {"data", "files", "input", "env", "secrets", "cwd", "pid", "activity", "command", "script", "uid",
+     "gid", "principal", "key", "post_data", "output", "procs", "conns", "timelines", "serverData"}
+)  # fmt: skip
+
+
 def macro_context(job: Mapping[str, Any], base_url: str) -> dict[str, Any]:
-    """§3.2: ``job`` (without ``data``, ``files``, ``input``) and ``config.base_app_url``."""
-    visible = {k: v for k, v in job.items() if k not in ("data", "files", "input")}
+    """§3.2: ``job`` (without ``HIDDEN_JOB_FIELDS``, and without the Shell plugin's ``script``
+    param) and ``config.base_app_url``."""
+    visible = {k: v for k, v in job.items() if k not in HIDDEN_JOB_FIELDS}
+    params = visible.get("params")
+    if isinstance(params, dict) and "script" in params:
+        visible["params"] = {k: v for k, v in params.items() if k != "script"}
     return {"job": visible, "config": {"base_app_url": base_url}}
+
+
+def render_records(records: dict[str, Any], job: dict[str, Any], base_url: str) -> tuple[dict[str, Any], list[str]]:
+    """:func:`render_update` for another process: the changed records and the notes."""
+    notes = render_update(records, job, base_url)
+    return records, notes
 
 
 def expand_macros(text: str, context: Mapping[str, Any], notes: list[str] | None = None, what: str = "") -> str:

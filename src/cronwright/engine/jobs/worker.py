@@ -6,9 +6,9 @@ will do the same on its machine and send the updates over the network.
 
 Input files are placed under their cleaned names (never a path, ``..`` or the runner's script
 directory). A job that runs as another user (plugin ``uid``, conductor running as root) owns its
-working directory (mode 0700) and gets its own copies of the input files; other jobs get hard
-links to the stored files (a copy when linking is impossible). An input file is never written
-through: a second file of the same name replaces the first.
+working directory (mode 0700) and its input files. Every job gets copies, never links to the
+stored files: a job that writes to its input must not change the upload. A second file of the same
+name replaces the first.
 """
 
 from __future__ import annotations
@@ -124,14 +124,9 @@ class LocalWorker:
                 raise FileNotFoundError(f"Input file is missing from storage: {entry.get('filename')}")
             target = cwd / clean_filename(str(entry.get("filename") or source.name))
             target.unlink(missing_ok=True)
+            shutil.copyfile(source, target)  # a copy: a job writing to its input never changes the stored upload
             if owner is not None:
-                shutil.copyfile(source, target)
                 os.chown(target, *owner)
-                continue
-            try:
-                os.link(source, target)
-            except OSError:
-                shutil.copyfile(source, target)
         job["cwd"] = str(cwd)
         log_file = self._legacy[job["id"]] = self._legacy_path(job["id"], owner)
         env = {**host_environment(), **{k: str(v) for k, v in (job.get("env") or {}).items()}}
@@ -190,7 +185,10 @@ class LocalWorker:
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
             if path.parent != self.log_root:
-                shutil.rmtree(path.parent, ignore_errors=True)
+                if path.parent.is_symlink():  # the job swapped its directory for a link: remove the link only
+                    path.parent.unlink(missing_ok=True)
+                else:
+                    shutil.rmtree(path.parent, ignore_errors=True)
 
 
 __all__ = ["JobUpdates", "LocalWorker", "RunResult", "host_environment", "job_owner"]
