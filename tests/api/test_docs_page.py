@@ -56,6 +56,8 @@ def test_docs_page_renders_operations(server_factory: StartServer) -> None:
             assert response is not None and response.status == 200
             # every operation is a block whose operation id (shown with displayOperationId) is text
             page.locator(".opblock").first.wait_for(timeout=30_000)
+            # Swagger UI renders the operations progressively: wait for the last one checked below
+            page.locator(".opblock-summary", has_text="/api/app/get_job/v1").first.wait_for(timeout=30_000)
             text = page.inner_text("#ui")
             # an operation opens with its request body schema (3.1 schemas with $ref resolved)
             page.locator(".opblock-summary", has_text="/api/app/create_event/v1").click()

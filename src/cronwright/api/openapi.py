@@ -149,7 +149,8 @@ def build_document(endpoints: list[Endpoint], settings: Settings) -> dict[str, A
     for endpoint in endpoints:
         path = f"/api/{endpoint.namespace}/{endpoint.name}" + ("/v1" if endpoint.namespace == "app" else "")
         item: dict[str, Any] = {"post": _operation(endpoint, "post", refs)}
-        if endpoint.style in ("read", "none"):
+        # file uploads are POSTs: their GET form (no files, an error) is not documented
+        if endpoint.style in ("read", "none") and endpoint.name not in ("upload_files", "upload_job_input_files"):
             item["get"] = _operation(endpoint, "get", refs)
         paths[path] = item
     return {

@@ -249,11 +249,11 @@ def _stream_access(ctx: Ctx) -> tuple[str, str | None]:
     raw=True,
 )
 async def stream_job_log(ctx: Ctx) -> Response:
-    """A `text/event-stream` of the job's log text: `log` events (`data:` a JSON string) with the
-    log from its start, then each new piece within about 50 ms of being printed, and `end` (`{"id",
-    "code", "description"}` of the final record) once the job has completed. Authorized like
-    `stream_job` (identity with scope on the job, or its stream `token`). A client that reads too
-    slowly loses the oldest unread text (a line in the stream says how much), never the end."""
+    """A `text/event-stream` of the job's log text: `log` events whose data is a JSON string (the
+    log from its start, then each new piece within about 50 ms of being printed), and one `end`
+    event (the final record's `id`, `code` and `description`) once the job has completed.
+    Authorized like `stream_job`: an identity with scope on the job, or its stream `token`. A
+    client that reads too slowly loses the oldest unread text (a line says how much), never the end."""
     job_id, token = _stream_access(ctx)
     service = ctx.conductor.job_service
     if token is None:
