@@ -149,8 +149,8 @@ def build_document(endpoints: list[Endpoint], settings: Settings) -> dict[str, A
     for endpoint in endpoints:
         path = f"/api/{endpoint.namespace}/{endpoint.name}" + ("/v1" if endpoint.namespace == "app" else "")
         item: dict[str, Any] = {"post": _operation(endpoint, "post", refs)}
-        # file uploads are POSTs: their GET form (no files, an error) is not documented
-        if endpoint.style in ("read", "none") and endpoint.name not in ("upload_files", "upload_job_input_files"):
+        # plain file uploads are POSTs: their GET form (no files, an error) is not documented
+        if endpoint.style == "read" or (endpoint.style == "none" and not endpoint.multipart):
             item["get"] = _operation(endpoint, "get", refs)
         paths[path] = item
     return {
