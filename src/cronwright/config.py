@@ -37,6 +37,9 @@ class Settings:
     port: int = 5522
     data_dir: Path = Path("data")
     db_url: str = ""  # empty: SQLite file <data_dir>/cronwright.db
+    #: this conductor's id among those sharing the database (docs/ha.md); empty = the host name
+    #: (SQLite) or ``host:port`` (PostgreSQL), stable across restarts
+    conductor_id: str = ""
     #: default time zone for schedules (IANA name); empty = the host's local zone
     tz: str = ""
     #: largest accepted request body (JSON or form), bytes
@@ -249,6 +252,10 @@ def _read_config_file(path: Path) -> dict[str, Any]:
 def _check(settings: Settings) -> None:
     if not 0 <= settings.port <= 65535:
         raise ConfigError(f"Invalid port: {settings.port}")
+    if settings.conductor_id and not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,128}", settings.conductor_id):
+        raise ConfigError(
+            f"Invalid conductor_id: {settings.conductor_id!r} (1-128 letters, digits and any of _ . : @ -)"
+        )
     if settings.max_body_bytes < 1024:
         raise ConfigError("max_body_bytes must be at least 1024")
     if settings.max_script_bytes < 1:

@@ -23,16 +23,16 @@ SLEEP3 = "#!/bin/sh\necho start\nsleep 3\n"
 
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
+    """A recording SMTP server on 127.0.0.1, shared by the module (tests count mails from `before`)."""
+    with SmtpSink() as sink:
+        yield sink
 
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[HttpReceiver]:
-    recv = HttpReceiver().start()
-    yield recv
-    recv.stop()
+    """A recording HTTP server on 127.0.0.1, shared by the module (tests use their own paths)."""
+    with HttpReceiver() as recv:
+        yield recv
 
 
 @pytest.fixture(scope="module")

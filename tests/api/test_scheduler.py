@@ -1,7 +1,8 @@
 """The scheduler through the real server, with a controllable clock (test-only `test_set_clock`).
 
 Each test moves the server's clock forward to a fresh hour (the scheduler never goes back), sets
-it just before the minute under test, and lets the real loop tick.
+it just before the minute under test, and lets the real loop tick. Waiting is polling with a
+deadline: for a fire, a job, or the scheduler's record of the last minute it processed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from cronwright.store.sql.store import SqlStore
 from tests.api.helpers import create_event, make_key, uid, wait_job
 from tests.conftest import StartServer
 from tests.support.server import Api, Server
@@ -28,6 +30,14 @@ def clock_server(server_factory: StartServer) -> Server:
     return server_factory(
         "sqlite", env={"CRONWRIGHT_TEST_API": "1", "CRONWRIGHT_CLOCK_START": str(BASE), "CRONWRIGHT_TZ": "UTC"}
     )
+
+
+@pytest.fixture(scope="module")
+def clock_store(clock_server: Server) -> Iterator[SqlStore]:
+    """The clock server's database, read to see which minute the scheduler has processed."""
+    store = SqlStore.open(clock_server.database_url)
+    yield store
+    store.close()
 
 
 @pytest.fixture
@@ -59,6 +69,24 @@ def jobs_of(api: Api, event_id: str, count: int, timeout_s: float = 10) -> list[
         time.sleep(0.05)
 
 
+def fires_of(api: Api, event_id: str) -> list[tuple[int, str]]:
+    """The event's fire ledger as (instant, status), oldest first."""
+    rows = api.ok("get_event_fires", {"id": event_id, "limit": 100})["rows"]
+    return sorted((f["at"], f["status"]) for f in rows)
+
+
+def wait_ticked(store: SqlStore, minute: int, timeout_s: float = 10) -> None:
+    """Wait until the scheduler has finished its tick of ``minute``: the last thing a tick does, the
+    switch on or off, is to record that minute as processed."""
+    deadline = time.time() + timeout_s
+    while True:
+        last = (store.get_kv("scheduler") or {}).get("last_minute")
+        if isinstance(last, int) and last >= minute:
+            return
+        assert time.time() < deadline, f"the scheduler never processed minute {minute} (last: {last})"
+        time.sleep(0.05)
+
+
 def schedule_at(minute: int, zone: str = "UTC", **extra: object) -> dict[str, object]:
     local = datetime.fromtimestamp(minute, ZoneInfo(zone))
     return {
@@ -75,7 +103,7 @@ def script_event(api: Api, triggers: list[dict], **extra: object) -> dict:
     return create_event(api, triggers=triggers, params={"script": "#!/bin/sh\necho ran\n"}, **extra)
 
 
-def test_schedule_fires_once_at_its_minute(sapi: Api) -> None:
+def test_schedule_fires_once_at_its_minute(sapi: Api, clock_store: SqlStore) -> None:
     """A schedule fires at its minute with `now` = that minute and source `scheduler` (cases 119, 217)."""
     minute = fresh_minute()
     event = script_event(sapi, [schedule_at(minute)])
@@ -83,6 +111,7 @@ def test_schedule_fires_once_at_its_minute(sapi: Api) -> None:
     (job,) = jobs_of(sapi, event["id"], 1)
     assert job["now"] == minute and job["source"] == "scheduler" and "stype" not in job and job["code"] == 0
     assert job["started"] - minute < 3  # started within seconds of its minute
+    wait_ticked(clock_store, minute)  # every fire of the minute is recorded by now
     fires = sapi.ok("get_event_fires", {"id": event["id"]})["rows"]
     assert [(f["at"], f["status"], f["job_id"]) for f in fires] == [(minute, "launched", job["id"])]
 
@@ -110,24 +139,41 @@ def test_delay_and_precision(sapi: Api) -> None:
     assert jobs[1]["started"] >= minute + 2 - 0.05 and jobs[1]["started"] - (minute + 2) < 1.5
 
 
-def test_switch_and_disabled_things_launch_nothing(sapi: Api) -> None:
-    """The global switch, a disabled event and a disabled category stop launches (cases 141, 144)."""
+def test_switch_and_disabled_things_launch_nothing(sapi: Api, clock_store: SqlStore) -> None:
+    """A disabled event and an event of a disabled category launch nothing at a minute where an
+    enabled event fires; with the global switch off a minute passes without launching, and switched
+    back on the scheduler neither replays that minute nor records it as missed (cases 141, 144)."""
     minute = fresh_minute()
     category = uid("cat")
     sapi.ok("create_category", {"id": category, "title": "Off", "enabled": False})
+    control = script_event(sapi, [schedule_at(minute)])
     in_disabled_category = script_event(sapi, [schedule_at(minute)], category=category)
     disabled = script_event(sapi, [schedule_at(minute)], enabled=False)
     paused = script_event(sapi, [schedule_at(minute + 60)])
+    control_after = script_event(sapi, [schedule_at(minute + 120)])
+
     set_clock(sapi, minute - 1.5)
-    time.sleep(2.5)
+    (job,) = jobs_of(sapi, control["id"], 1)  # the scheduler did process this minute
+    assert job["now"] == minute
+    wait_ticked(clock_store, minute)  # ... to its end, past the other events of the minute
+    assert fires_of(sapi, in_disabled_category["id"]) == []
+    assert fires_of(sapi, disabled["id"]) == []
+
     sapi.ok("update_global_state", {"scheduler.enabled": False})
     try:
         set_clock(sapi, minute + 60 - 1.5)
-        time.sleep(2.5)
+        wait_ticked(clock_store, minute + 60)  # the switched-off scheduler passed the paused event's minute
+        assert fires_of(sapi, paused["id"]) == []
     finally:
         sapi.ok("update_global_state", {"scheduler.enabled": True})
-    for event in (in_disabled_category, disabled, paused):
-        assert sapi.ok("get_event_fires", {"id": event["id"]})["rows"] == []
+
+    set_clock(sapi, minute + 120 - 1.5)
+    (job,) = jobs_of(sapi, control_after["id"], 1)  # switched back on, it launches again
+    assert job["now"] == minute + 120
+    wait_ticked(clock_store, minute + 120)
+    # had the switched-off minute not been passed, it would now be launched late or recorded as skipped
+    assert fires_of(sapi, paused["id"]) == []
+    assert fires_of(sapi, control["id"]) == [(minute, "launched")]
 
 
 def test_catchup_replays_with_historical_now(sapi: Api) -> None:
@@ -157,20 +203,17 @@ def test_catchup_replays_with_historical_now(sapi: Api) -> None:
     )
 
 
-def test_missed_fires_without_catchup_are_recorded(sapi: Api) -> None:
+def test_missed_fires_without_catchup_are_recorded(sapi: Api, clock_store: SqlStore) -> None:
     """Fires missed while the clock jumped (no catch-up) are recorded as skipped with the reason."""
     minute = fresh_minute()
+    set_clock(sapi, minute - 3000)
+    wait_ticked(clock_store, minute - 3000)  # the jump starts here, after anything a test before did
     event = script_event(
         sapi, [{"type": "schedule", "enabled": True, "minutes": [(minute // 60 - 10) % 60], "timezone": "UTC"}]
     )
-    set_clock(sapi, minute - 3000)
-    time.sleep(1.2)
     set_clock(sapi, minute + 1)
-    deadline = time.time() + 5
-    fires: list[dict] = []
-    while time.time() < deadline and not fires:
-        fires = sapi.ok("get_event_fires", {"id": event["id"]})["rows"]
-        time.sleep(0.05)
+    wait_ticked(clock_store, minute)  # the tick of `minute` records what was missed since the last one
+    fires = sapi.ok("get_event_fires", {"id": event["id"]})["rows"]
     assert [(f["at"], f["status"]) for f in fires] == [(minute - 600, "skipped")]
     assert "catch-up" in fires[0]["reason"]
 

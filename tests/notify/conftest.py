@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.notify.servers import HttpReceiver, SilentServer, SmtpSink
+from tests.support.sinks import HttpReceiver, SilentServer, SmtpSink
 
 
 @pytest.fixture

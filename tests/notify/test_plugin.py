@@ -13,7 +13,7 @@ import psutil
 
 from cronwright.notify import Outcome, run_action_plugin
 from tests.notify.samples import hook_data
-from tests.notify.servers import wait_until
+from tests.support.sinks import wait_until
 
 BASE_URL = "http://cw.test"
 

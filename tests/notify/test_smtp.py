@@ -10,7 +10,7 @@ import pytest
 
 from cronwright.notify import STOCK_EMAILS, Outcome, RenderedEmail, SmtpSettings, render_email, send_email
 from tests.notify.samples import hook_data
-from tests.notify.servers import REFUSED_DOMAIN, SilentServer, SmtpSink, closed_port
+from tests.support.sinks import REFUSED_DOMAIN, SilentServer, SmtpSink, closed_port
 
 
 def settings(port: int, **changes: object) -> SmtpSettings:

@@ -11,7 +11,7 @@ import httpx
 
 from cronwright.notify import Outcome, fire_web_hook, message_text
 from tests.notify.samples import hook_data
-from tests.notify.servers import HttpReceiver, SilentServer, closed_port
+from tests.support.sinks import HttpReceiver, SilentServer, closed_port
 
 
 def fire(

@@ -7,17 +7,13 @@ Only loopback traffic: 127.0.0.0/8 gives us several distinct addresses (receiver
 from __future__ import annotations
 
 import asyncio
-import http.server
 import shutil
 import socket
 import ssl
 import subprocess
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -27,6 +23,7 @@ from cronwright.notify.netpolicy import NetworkPolicy, web_hook_client
 from tests.api.helpers import create_event, run_wait, uid
 from tests.conftest import StartServer
 from tests.support.server import Api, Server
+from tests.support.sinks import HttpReceiver
 
 DENIED_ALL_INTERNAL = "loopback, private, link-local"
 
@@ -34,90 +31,25 @@ DENIED_ALL_INTERNAL = "loopback, private, link-local"
 # ---- local receivers
 
 
-@dataclass
-class Seen:
-    """One request a receiver got."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-
-
-@dataclass
-class Receiver:
-    """An HTTP(S) server on one loopback address; ``/redirect?to=URL`` answers 302 to URL, else 200."""
-
-    host: str = "127.0.0.1"
-    ssl_context: ssl.SSLContext | None = None
-    seen: list[Seen] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                receiver.seen.append(Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
-                target = parse_qs(urlsplit(self.path).query).get("to")
-                self.send_response(302 if target else 200)
-                if target:
-                    self.send_header("Location", target[0])
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            do_GET = do_POST = do_PUT = _handle
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        server_class = type("Server", (http.server.ThreadingHTTPServer,), {"address_family": family})
-        self._server = server_class((self.host, 0), Handler)
-        self._server.daemon_threads = True
-        if self.ssl_context is not None:
-            # the handshake happens in the handler thread, so a client that aborts it cannot block accept()
-            self._server.socket = self.ssl_context.wrap_socket(
-                self._server.socket, server_side=True, do_handshake_on_connect=False
-            )
-        self.port = int(self._server.server_address[1])
-
-    def url(self, path: str = "/", host: str | None = None, scheme: str = "http") -> str:
-        shown = host or (f"[{self.host}]" if ":" in self.host else self.host)
-        return f"{scheme}://{shown}:{self.port}{path}"
-
-    def __enter__(self) -> Receiver:
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver() -> Iterator[HttpReceiver]:
     """A recording HTTP server on 127.0.0.1."""
-    with Receiver("127.0.0.1") as server:
+    with HttpReceiver("127.0.0.1") as server:
         yield server
 
 
 @pytest.fixture
-def other_receiver() -> Iterator[Receiver]:
+def other_receiver() -> Iterator[HttpReceiver]:
     """A recording HTTP server on 127.0.0.2 (another loopback address)."""
-    with Receiver("127.0.0.2") as server:
+    with HttpReceiver("127.0.0.2") as server:
         yield server
 
 
 @pytest.fixture
-def v6_receiver() -> Iterator[Receiver]:
+def v6_receiver() -> Iterator[HttpReceiver]:
     """A recording HTTP server on ::1 (skipped when the host has no IPv6 loopback)."""
     try:
-        server = Receiver("::1")
+        server = HttpReceiver("::1")
     except OSError:
         pytest.skip("no IPv6 loopback")
     with server:
@@ -217,7 +149,9 @@ def test_invalid_network_setting_is_refused(value: str) -> None:
 # ---- black box: test_web_hook and job actions on a server that denies internal networks
 
 
-def test_loopback_in_every_spelling_is_refused(deny_server: Server, receiver: Receiver, v6_receiver: Receiver) -> None:
+def test_loopback_in_every_spelling_is_refused(
+    deny_server: Server, receiver: HttpReceiver, v6_receiver: HttpReceiver
+) -> None:
     """Names, decimal/octal/hex/short IPv4, 0.0.0.0, ::1 and ::ffff:127.0.0.1 all resolve to a denied address."""
     api = deny_server.client()
     port = receiver.port
@@ -232,20 +166,20 @@ def test_loopback_in_every_spelling_is_refused(deny_server: Server, receiver: Re
         assert result["code"] == "webhook", (url, result)
         assert result["description"].startswith("Destination not allowed: "), (url, result)
         assert "is in a denied network: loopback)" in result["description"], (url, result)
-    assert receiver.seen == [] and v6_receiver.seen == []
+    assert receiver.requests == [] and v6_receiver.requests == []
 
 
-def test_denied_destination_reads_clearly(deny_server: Server, receiver: Receiver) -> None:
+def test_denied_destination_reads_clearly(deny_server: Server, receiver: HttpReceiver) -> None:
     """The outcome names the host and the address and the network that refused it, and no retry is spent."""
     result = try_hook(deny_server.client(), receiver.url("/x", host="localhost"), retries=3)
     assert result["code"] == "webhook"
     assert result["description"] == "Destination not allowed: localhost (127.0.0.1 is in a denied network: loopback)"
     assert "**Attempts:**" not in result["details"]
     assert "**Error:** Destination not allowed: localhost" in result["details"]
-    assert receiver.seen == []
+    assert receiver.requests == []
 
 
-def test_job_action_to_denied_network_fails_cleanly(deny_server: Server, receiver: Receiver) -> None:
+def test_job_action_to_denied_network_fails_cleanly(deny_server: Server, receiver: HttpReceiver) -> None:
     """A web hook action (shared client) and an ``ssl_cert_bypass`` one (private client) are both refused."""
     api = deny_server.client()
     for extra in ({}, {"ssl_cert_bypass": True}):
@@ -254,13 +188,15 @@ def test_job_action_to_denied_network_fails_cleanly(deny_server: Server, receive
         [entry] = job["actions"]
         assert entry["code"] == "webhook", (extra, entry)
         assert entry["description"] == "Destination not allowed: 127.0.0.1 (127.0.0.1 is in a denied network: loopback)"
-    assert receiver.seen == []
+    assert receiver.requests == []
 
 
 # ---- black box: an allow list, and redirects re-checked against it
 
 
-def test_redirect_hops_are_rechecked(allow_server: Server, receiver: Receiver, other_receiver: Receiver) -> None:
+def test_redirect_hops_are_rechecked(
+    allow_server: Server, receiver: HttpReceiver, other_receiver: HttpReceiver
+) -> None:
     """With only 127.0.0.1 allowed, a redirect from 127.0.0.1 to 127.0.0.2 is refused before connecting."""
     api = allow_server.client()
     assert try_hook(api, receiver.url("/direct"))["code"] == 0  # the allowed network works
@@ -274,8 +210,8 @@ def test_redirect_hops_are_rechecked(allow_server: Server, receiver: Receiver, o
     job = job_with_hook(api, hop, follow=True)
     [entry] = job["actions"]
     assert entry["description"] == "Destination not allowed: 127.0.0.2 (127.0.0.2 is not in an allowed network)"
-    assert [seen.path.split("?")[0] for seen in receiver.seen] == ["/direct", "/redirect", "/redirect"]
-    assert other_receiver.seen == []
+    assert [seen.path.split("?")[0] for seen in receiver.requests] == ["/direct", "/redirect", "/redirect"]
+    assert other_receiver.requests == []
 
 
 # ---- in process: the connection goes to the address that was checked
@@ -304,7 +240,7 @@ def fire_with(policy: NetworkPolicy, url: str, resolve: ScriptedResolver, **kwar
     return asyncio.run(main())
 
 
-def test_dns_rebinding_cannot_swap_the_address(receiver: Receiver, other_receiver: Receiver) -> None:
+def test_dns_rebinding_cannot_swap_the_address(receiver: HttpReceiver, other_receiver: HttpReceiver) -> None:
     """The name is resolved once and the connection goes to that checked address, never a second answer."""
     assert other_receiver.port != receiver.port
     resolver = ScriptedResolver(["127.0.0.1"], ["127.0.0.2"])
@@ -312,27 +248,27 @@ def test_dns_rebinding_cannot_swap_the_address(receiver: Receiver, other_receive
     outcome = fire_with(policy, f"http://rebind.test:{receiver.port}/r", resolver)
     assert (outcome.code, outcome.description) == (0, "Success (HTTP 200 OK)")
     assert resolver.calls == ["rebind.test"]
-    [seen] = receiver.seen
+    [seen] = receiver.requests
     assert seen.headers["host"] == f"rebind.test:{receiver.port}"
-    assert other_receiver.seen == []
+    assert other_receiver.requests == []
 
 
-def test_every_resolved_address_is_checked(receiver: Receiver) -> None:
+def test_every_resolved_address_is_checked(receiver: HttpReceiver) -> None:
     """A name answering one allowed and one denied address is refused as a whole."""
     resolver = ScriptedResolver(["127.0.0.1", "127.0.0.2"])
     outcome = fire_with(NetworkPolicy.parse(allow="127.0.0.1/32"), f"http://mixed.test:{receiver.port}/m", resolver)
     assert outcome.description == "Destination not allowed: mixed.test (127.0.0.2 is not in an allowed network)"
-    assert receiver.seen == []
+    assert receiver.requests == []
 
 
-def test_unreachable_first_address_falls_back(receiver: Receiver) -> None:
+def test_unreachable_first_address_falls_back(receiver: HttpReceiver) -> None:
     """When the first checked address refuses the connection, the next checked one is used."""
     with socket.create_server(("127.0.0.2", 0)) as probe:
         closed = probe.getsockname()[1]
     resolver = ScriptedResolver(["127.0.0.2", "127.0.0.1"])
     policy = NetworkPolicy.parse(deny="private")
     outcome = fire_with(policy, f"http://two.test:{receiver.port}/f", resolver)
-    assert outcome.code == 0 and len(receiver.seen) == 1
+    assert outcome.code == 0 and len(receiver.requests) == 1
     refused = fire_with(policy, f"http://two.test:{closed}/f", ScriptedResolver(["127.0.0.2"]))
     assert (refused.code, refused.description) == ("webhook", "Connection refused")
 
@@ -360,12 +296,12 @@ def test_tls_still_verifies_the_url_host(hooks_test_tls: tuple[ssl.SSLContext, s
     """Connecting to the checked address keeps SNI and certificate checks on the URL's host name."""
     server_context, client_context = hooks_test_tls
     policy = NetworkPolicy.parse(allow="127.0.0.1/32")
-    with Receiver("127.0.0.1", ssl_context=server_context) as secure:
+    with HttpReceiver("127.0.0.1", ssl_context=server_context) as secure:
         good = fire_with(policy, secure.url("/t", host="hooks.test", scheme="https"), ScriptedResolver(["127.0.0.1"]),
                          verify=client_context)  # fmt: skip
         wrong = fire_with(
             policy, secure.url("/t", scheme="https"), ScriptedResolver(["127.0.0.1"]), verify=client_context
         )
-        assert len(secure.seen) == 1
+        assert len(secure.requests) == 1
     assert (good.code, good.description) == (0, "Success (HTTP 200 OK)")
     assert wrong.code == "webhook" and wrong.description.startswith("TLS error"), wrong.description

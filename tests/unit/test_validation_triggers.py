@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from typing import Any
 
@@ -161,10 +162,28 @@ def test_invalid_triggers(triggers: Any, message: str) -> None:
     assert api_message(lambda: _check(triggers)) == message
 
 
-def test_trigger_params_with_junk_fields_are_not_fatal() -> None:
-    """Trigger params are checked against fields even when fields is junk (fields are checked later)."""
-    _check([{"type": "schedule", "params": {"a": 1}}], fields="junk")
-    _check([{"type": "schedule", "params": {"a": 1}}], fields=[5, {"id": 3}])
+@pytest.mark.parametrize("fields", ["junk", 5, {"id": "region"}, [5, None, {"id": 3}, {"type": "text"}]])
+def test_trigger_params_with_junk_fields_are_not_fatal(fields: Any) -> None:
+    """Junk fields (not a list, or entries without a string id) constrain no trigger param: the list
+    passes and is left unchanged, while the trigger's own checks still run."""
+    triggers = [{"type": "schedule", "enabled": True, "params": {"a": 1}}]
+    assert validate_triggers(triggers, fields=fields, lookup=world()) is None
+    assert triggers == [{"type": "schedule", "enabled": True, "params": {"a": 1}}]
+    bad = [{"type": "schedule", "params": "x"}]
+    assert (
+        api_message(lambda: _check(bad, fields=fields)) == f"{P}: Malformed trigger parameter: params (must be object)"
+    )
+    assert api_message(lambda: _check([{"type": "schedule", "minutes": [60]}], fields=fields)) == (
+        "Malformed trigger parameter: minutes (out of range: 60)"
+    )
+
+
+def test_trigger_params_beside_junk_fields_are_still_checked() -> None:
+    """A well-formed field next to junk entries is still enforced on trigger params."""
+    fields = [5, {"id": 3}, {"id": "region", "type": "text", "required": True}]
+    message = api_message(lambda: _check([{"type": "schedule", "params": {"a": 1}}], fields=fields))
+    assert message == "Event: Parameter 'region' is required."
+    _check([{"type": "schedule", "params": {"region": "eu"}}], fields=fields)
 
 
 # --- save-time edits ----------------------------------------------------------------------------
@@ -196,10 +215,27 @@ def test_normalize_trigger_epochs(trigger: dict[str, Any], expected: dict[str, A
     assert triggers == [expected]
 
 
-@pytest.mark.parametrize("triggers", [None, "x", [5, None, {"type": ["single"]}]])
+@pytest.mark.parametrize(
+    "triggers",
+    [
+        None,
+        "x",
+        {"type": "single", "epoch": 2000000037},
+        [5, None, "x", {"type": ["single"], "epoch": 2000000037}, {"epoch": 2000000037}, {"type": "manual"}],
+    ],
+)
 def test_normalize_trigger_epochs_ignores_junk(triggers: Any) -> None:
-    """Malformed trigger lists are left alone without raising."""
+    """Malformed trigger lists and entries are left exactly as they were, without raising."""
+    before = copy.deepcopy(triggers)
+    assert normalize_trigger_epochs(triggers) is None
+    assert triggers == before
+
+
+def test_normalize_trigger_epochs_beside_junk() -> None:
+    """Junk entries do not stop the well-formed ones beside them from being floored."""
+    triggers: list[Any] = [5, {"type": ["single"], "epoch": 2000000037}, {"type": "single", "epoch": 2000000037}]
     normalize_trigger_epochs(triggers)
+    assert triggers == [5, {"type": ["single"], "epoch": 2000000037}, {"type": "single", "epoch": 1999999980}]
 
 
 def test_hash_magic_keys() -> None:
@@ -252,7 +288,19 @@ def test_apply_field_defaults() -> None:
     assert fields[2]["value"] == {"a": [1]}
 
 
-@pytest.mark.parametrize(("triggers", "fields"), [(None, []), ([{"type": "schedule"}], None), ("x", "y")])
+@pytest.mark.parametrize(
+    ("triggers", "fields"),
+    [
+        (None, FIELDS),
+        ("x", FIELDS),
+        ({"type": "schedule"}, FIELDS),
+        ([{"type": "schedule"}], None),
+        ([{"type": "schedule"}], {"id": "region", "value": "us"}),
+        ("x", "y"),
+    ],
+)
 def test_apply_field_defaults_ignores_junk(triggers: Any, fields: Any) -> None:
-    """Non-list triggers or fields are left alone without raising."""
-    apply_field_defaults(triggers, fields)
+    """Non-list triggers or fields are left exactly as they were (no ``params`` is even created), without raising."""
+    triggers_before, fields_before = copy.deepcopy(triggers), copy.deepcopy(fields)
+    assert apply_field_defaults(triggers, fields) is None
+    assert (triggers, fields) == (triggers_before, fields_before)

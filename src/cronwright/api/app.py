@@ -154,6 +154,15 @@ async def _internal(request: Request, exc: Exception) -> Response:
     return json_response(jsonutil.dumps(body), 500)
 
 
+def _health(request: Request) -> Response:
+    """``GET /health`` (multi-conductor.md §10.1): 200 ``{"code":0,"master":true,"leader":BOOL}`` on
+    a conductor ready to serve (every conductor serves everything), 503 while it starts or stops."""
+    conductor = getattr(request.app.state, "conductor", None)
+    if conductor is None or not conductor.serving:
+        return Response(status_code=503)
+    return json_response(jsonutil.dumps({"code": 0, "master": True, "leader": conductor.leading}))
+
+
 def create_app(
     settings: Settings, conductor: Conductor | None = None, on_ready: Callable[[], None] | None = None
 ) -> Starlette:
@@ -188,6 +197,7 @@ def create_app(
         Mount("/api/docs/static", StaticFiles(directory=openapi.static_dir()), name="docs-static"),
         Route("/", lambda r: json_response(jsonutil.dumps({"code": 0, "name": "Cronwright", "docs": "/api/docs"}))),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/health", _health, methods=["GET", "HEAD"]),
     ]
     observer = Middleware(
         RequestObserver,

@@ -49,19 +49,33 @@ def main() -> None:
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), help="Server log lines: text (default) or json, on stderr."
 )
+@click.option(
+    "--conductor-id",
+    help="This conductor's id among several on one PostgreSQL database (default: host name and port).",
+)
 @settings_options
 def serve(
     host: str | None,
     port: int | None,
     log_format: str | None,
+    conductor_id: str | None,
     data_dir: str | None,
     db_url: str | None,
     config_file: str | None,
 ) -> None:
-    """Start the conductor (HTTP API and engine) in the foreground; Ctrl-C or SIGTERM stops it."""
+    """Start the conductor (HTTP API and engine) in the foreground; Ctrl-C or SIGTERM stops it.
+    Several conductors share one PostgreSQL database: start each with --db-url (docs/ha.md)."""
     from cronwright.logs import configure_logging
 
-    settings = _load(config_file, host=host, port=port, data_dir=data_dir, db_url=db_url, log_format=log_format)
+    settings = _load(
+        config_file,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        db_url=db_url,
+        log_format=log_format,
+        conductor_id=conductor_id,
+    )
     log_setup = configure_logging(settings)  # docs/observability.md
     # Until uvicorn takes over the signals (and again after it re-raises them on its way out),
     # SIGTERM/SIGINT end the command quietly with status 0.

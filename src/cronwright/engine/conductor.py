@@ -23,6 +23,7 @@ from cronwright.engine.actions.handlers import Handlers
 from cronwright.engine.actions.runner import ActionRunner
 from cronwright.engine.auth import Authenticator
 from cronwright.engine.catalog import Catalog
+from cronwright.engine.cluster import JOB_LEASE_S, Cluster
 from cronwright.engine.datadir import prepare_data_dir
 from cronwright.engine.entities import EntityService, Kind
 from cronwright.engine.events import EventService
@@ -45,7 +46,7 @@ from cronwright.engine.webhook_test import WebHookTester
 from cronwright.errors import CwError
 from cronwright.logs import fields
 from cronwright.metrics import Metrics
-from cronwright.store.base import Store
+from cronwright.store.base import DEFINITION_KINDS, Store, StoreError
 from cronwright.store.sql.store import SqlStore
 from cronwright.store.sql.timing import time_statements
 
@@ -80,6 +81,9 @@ class Conductor:
     ) -> None:
         self.settings = settings
         self.store = store
+        #: this conductor among those sharing the database (identity, heartbeat, leader lease)
+        self.cluster = Cluster(store, settings, getattr(store, "dialect", "memory"))
+        self.cluster.claim()
         #: this conductor's Prometheus metrics (its own registry; served by ``/metrics``)
         self.metrics = metrics or Metrics()
         if isinstance(store, SqlStore):
@@ -99,6 +103,10 @@ class Conductor:
         self.servers = ServerRegistry(self.catalog, self.clock)
         self.servers.register_local()
         self.jobs = JobEngine(self.catalog, store, self.clock, settings, self.servers, metrics=self.metrics)
+        self.jobs.conductor_id = self.cluster.id
+        self.jobs.job_lease_s = JOB_LEASE_S
+        self.jobs.leading = lambda: self.cluster.leading
+        self.jobs.peers = self.cluster.peers_cached
         self.metrics.watch_active_jobs(lambda: self.jobs.active.values())
         self.permits = self.jobs.permits
         self.events = EventService(
@@ -123,7 +131,7 @@ class Conductor:
             per_link=settings.magic_max_per_min_link,
         )
         self.scheduler = Scheduler(
-            self.catalog, store, self.clock, settings, self.jobs, self.state, metrics=self.metrics
+            self.catalog, store, self.clock, settings, self.jobs, self.state, self.cluster, metrics=self.metrics
         )
         self.jobs.zone = ZoneInfo(self.scheduler.default_tz)
         self.action_handlers = Handlers(
@@ -140,12 +148,19 @@ class Conductor:
         self.web_hook_tester = WebHookTester(settings, self.clock)
         self.job_search = JobSearcher(store, self.clock, lambda: self.jobs.zone)
         files = DiskFiles(self.jobs.logs, self.jobs.files)
-        self.maintenance = Maintenance(store, self.clock, settings, files, lambda: self.jobs.zone)
+        self.maintenance = Maintenance(
+            store, self.clock, settings, files, lambda: self.jobs.zone, fence=self.cluster.fence
+        )
         if isinstance(self.clock, AdjustableClock):
             self.clock.on_change(self.scheduler.wake)
             self.clock.on_change(self.jobs.kick)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[Any]] = []
+        #: started and not stopping (``/health`` answers 200)
+        self.serving = False
+        #: the other conductors' changes (PostgreSQL: LISTEN/NOTIFY; SQLite has no other conductor)
+        self._feed = store.watch(self._feed_change, self._feed_connected)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Conductor:
@@ -157,6 +172,10 @@ class Conductor:
         except BaseException:
             store.close()
             raise
+
+    @property
+    def leading(self) -> bool:
+        return self.cluster.leading
 
     def _entity_changed(self, kind: Kind) -> None:
         if kind is GROUPS:
@@ -178,20 +197,66 @@ class Conductor:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    # the change feed (store/sql/feed.py): called on its thread, applied on the event loop
+
+    def _feed_change(self, change: dict[str, Any]) -> None:
+        if self._loop is not None and change.get("o") != self.cluster.id:
+            self._loop.call_soon_threadsafe(self._apply_change, change)
+
+    def _feed_connected(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._catch_up)
+
+    def _apply_change(self, change: dict[str, Any]) -> None:
+        kind, doc_id = change.get("k"), change.get("id")
+        if not isinstance(kind, str) or not isinstance(doc_id, str):
+            return
+        try:
+            if kind in DEFINITION_KINDS:
+                self.catalog.refresh(kind, doc_id)
+                if kind == GROUPS.kind:
+                    self.servers.recompute_groups()
+            elif kind == "abort":
+                reason = change.get("r")
+                self.jobs.abort(doc_id, reason if isinstance(reason, str) else "Aborted.")
+            elif kind == "kv" and doc_id == "state":
+                self.state.reload()
+                self.scheduler.wake()
+        except StoreError as exc:  # the next catch-up re-reads everything
+            log.warning("applying a change from another conductor failed: %s", exc)
+
+    def _catch_up(self) -> None:
+        """Re-read everything cached (after the feed (re)connected: announcements may be lost)."""
+        try:
+            for kind in DEFINITION_KINDS:
+                self.catalog.reload(kind)
+            self.servers.recompute_groups()
+            self.state.reload()
+        except StoreError as exc:
+            log.warning("catching up with the other conductors failed: %s", exc)
+
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self._feed is not None:
+            self._feed.start()
+        await asyncio.to_thread(self.cluster.start_sync)
         await self.jobs.start()
         await self.scheduler.start()
+        await self.cluster.start()
         self._loops.append(
             asyncio.create_task(self._every(self.settings.server_info_interval_s, self.servers.refresh_info))
         )
         self._loops.append(asyncio.create_task(self._every(3600, self._purge_sessions)))
         self._loops.append(asyncio.create_task(self.maintenance.loop()))
+        self.serving = True
         log.info(
             "conductor started",
             extra=fields(
                 version=__version__,
                 url=self.settings.public_url,
                 database=self.store.dialect if isinstance(self.store, SqlStore) else None,
+                conductor=self.cluster.id,
+                leader=self.cluster.leading,
                 active_jobs=len(self.jobs.active),
             ),
         )
@@ -208,6 +273,7 @@ class Conductor:
         self.store.purge_sessions(self.clock.now())
 
     async def stop(self) -> None:
+        self.serving = False
         log.info("conductor stopping", extra=fields(active_jobs=len(self.jobs.active)))
         for task in self._loops:
             task.cancel()
@@ -216,6 +282,9 @@ class Conductor:
                 await task
         await self.scheduler.stop()
         await self.jobs.stop()
+        await self.cluster.stop()
+        if self._feed is not None:
+            await asyncio.to_thread(self._feed.stop)
         await self.action_handlers.close()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -224,4 +293,5 @@ class Conductor:
         log.info("conductor stopped")
 
     def close(self) -> None:
+        self.cluster.close()
         self.store.close()

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from cronwright.clock import Clock
 from cronwright.config import Settings
 from cronwright.engine.jobs.rules import own_uploads
-from cronwright.store.base import Store
+from cronwright.store.base import NotLeader, Store, StoreWriter
 
 log = logging.getLogger("cronwright.maintenance")
 
@@ -74,8 +74,18 @@ def next_run(now: float, zone: ZoneInfo, at: tuple[int, int]) -> float:
 
 class Maintenance:
     def __init__(
-        self, store: Store, clock: Clock, settings: Settings, files: JobFiles, zone: Callable[[], ZoneInfo]
+        self,
+        store: Store,
+        clock: Clock,
+        settings: Settings,
+        files: JobFiles,
+        zone: Callable[[], ZoneInfo],
+        *,
+        fence: Callable[[StoreWriter], None] | None = None,
     ) -> None:
+        #: the leader's check (``Cluster.fence``): only the leader trims, and a former one cannot
+        self._fence = fence
+        self._fenced = True
         self._store = store
         self._clock = clock
         self._settings = settings
@@ -83,9 +93,12 @@ class Maintenance:
         self._zone = zone
         self._lock = asyncio.Lock()
 
-    async def run(self) -> Outcome:
-        """One whole pass (a pass already under way is waited for, then another runs)."""
+    async def run(self, *, fenced: bool = True) -> Outcome:
+        """One whole pass (a pass already under way is waited for, then another runs). The daily
+        pass is the leader's (``fenced``); one asked for through the API runs on any conductor (a
+        trim is idempotent: two at once delete the same oldest records)."""
         async with self._lock:
+            self._fenced = fenced
             started = time.monotonic()
             settings = self._settings
             max_age_s = settings.retention_max_age_days * 86400
@@ -122,13 +135,17 @@ class Maintenance:
 
     def _activity_batch(self, maximum: int, before: float | None, size: int) -> tuple[int, float]:
         started = time.monotonic()
-        count = self._store.trim_activity(keep=_keep(maximum), epoch_before=before, batch=size)
+        count = self._store.trim_activity(
+            keep=_keep(maximum), epoch_before=before, batch=size, fence=self._fence if self._fenced else None
+        )
         return count, time.monotonic() - started
 
     def _jobs_batch(self, max_jobs: int, before: float | None, size: int) -> tuple[int, float]:
         """One transaction (timed: it is what other writers wait for), then the files."""
         started = time.monotonic()
-        deleted = self._store.trim_jobs(keep=_keep(max_jobs), completed_before=before, batch=size)
+        deleted = self._store.trim_jobs(
+            keep=_keep(max_jobs), completed_before=before, batch=size, fence=self._fence if self._fenced else None
+        )
         took_s = time.monotonic() - started
         for job in deleted:
             try:
@@ -148,6 +165,8 @@ class Maintenance:
                 continue
             try:
                 await self.run()
+            except NotLeader:
+                log.info("maintenance pass left to the leader")
             except Exception:
                 log.exception("maintenance pass failed")
             due = next_run(self._clock.now(), self._zone(), at)

@@ -13,6 +13,13 @@ The loop only fetches, asks the pure trigger maths (``cronwright.triggers``) and
   scheduler was not running are recorded as ``skipped`` with the reason.
 - The global switch (``scheduler.enabled``), disabled events, disabled or missing categories and
   disabled plugins are honoured; their cursors do not move.
+- Only the leader ticks (engine/cluster.py). Every write of a tick (fire rows with their jobs,
+  cursors, the last minute) first checks the leader's epoch in its transaction (``Cluster.fence``),
+  so a conductor that lost the lease cannot fire. A new leader continues from the stored last
+  minute: catch-up events replay what fell due meanwhile, the others record it as skipped.
+- Startup triggers fire when a young conductor (up for less than ``min_startup_trigger_uptime``)
+  takes the lease at a cold start (no earlier leader, its own earlier process, or a leader gone for
+  longer than that), once per event and start: through the fire ledger, fenced like the rest.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import Any
 from cronwright.clock import Clock
 from cronwright.config import Settings
 from cronwright.engine.catalog import Catalog
+from cronwright.engine.cluster import Cluster
 from cronwright.engine.jobs.engine import JobEngine
 from cronwright.engine.jobs.launch import LaunchError
 from cronwright.engine.jobs.rules import event_request
@@ -35,7 +43,7 @@ from cronwright.engine.scheduler_plugins import SchedulerPlugins
 from cronwright.engine.state import GlobalState
 from cronwright.logs import fields
 from cronwright.metrics import Metrics
-from cronwright.store.base import DuplicateId, Store, StoreError
+from cronwright.store.base import DuplicateId, Lease, NotLeader, Store, StoreError, StoreWriter
 from cronwright.triggers import CompiledTriggers, Fire, ZoneCache, compile_triggers
 
 log = logging.getLogger("cronwright.scheduler")
@@ -87,6 +95,7 @@ class Scheduler:
         settings: Settings,
         jobs: JobEngine,
         state: GlobalState,
+        cluster: Cluster,
         *,
         metrics: Metrics | None = None,
     ) -> None:
@@ -105,12 +114,20 @@ class Scheduler:
         self.plugins = SchedulerPlugins(catalog, settings, self._launch_gated)
         self._started_at = time.monotonic()
         self.last_tick_s = 0.0
+        self._cluster = cluster
+        #: set when this conductor took the lease (with the second it did): re-read the last minute,
+        #: maybe run startup triggers
+        self._took_lease: tuple[Lease, int] | None = None
+        cluster.on_lead.append(self._on_lead)
 
     # ---- lifecycle
 
     async def start(self) -> None:
-        self._run_startup_triggers()
         self._task = asyncio.create_task(self._run(), name="scheduler")
+
+    def _on_lead(self, lease: Lease) -> None:
+        self._took_lease = (lease, int(self._clock.now()))
+        self._wake.set()
 
     async def stop(self) -> None:
         if self._task:
@@ -126,15 +143,48 @@ class Scheduler:
     async def _run(self) -> None:
         while True:
             minute = int(self._clock.now() // 60) * 60
-            if self._last is None or minute > self._last:
-                try:
-                    await self.tick(minute)
-                except Exception:
-                    log.exception("scheduler tick for minute %s failed", minute)
-            delay = minute + 60 - self._clock.now()
+            if not self._cluster.leading:
+                delay = 1.0  # a follower: look again soon (and at once when it takes the lease)
+            else:
+                await self._lead_started()
+                if self._last is None or minute > self._last:
+                    try:
+                        await self.tick(minute)
+                    except NotLeader as exc:
+                        log.warning("scheduler tick for minute %s stopped: %s", minute, exc)
+                    except Exception:
+                        log.exception("scheduler tick for minute %s failed", minute)
+                delay = minute + 60 - self._clock.now()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, delay) + 0.002)
+
+    async def _lead_started(self) -> None:
+        took, self._took_lease = self._took_lease, None
+        if took is None:
+            return
+        lease, at = took
+        try:
+            stored = await asyncio.to_thread(self._store.get_kv, "scheduler")
+            self._last = (stored or {}).get("last_minute", self._last)
+            if self._cold_start(lease):
+                self._run_startup_triggers(at)
+        except StoreError as exc:
+            log.warning("taking over the scheduler failed (retrying): %s", exc)
+            self._took_lease = took
+
+    def _cold_start(self, lease: Lease) -> bool:
+        """Startup triggers belong to a start of the cluster, not to a fail-over."""
+        if time.monotonic() - self._started_at > self._settings.min_startup_trigger_uptime_s:
+            return False
+        previous = lease.previous_holder
+        if previous is None or previous == self._cluster.id:
+            return True
+        gone_for = time.time() - float(lease.previous_expires or 0)
+        return gone_for > self._settings.min_startup_trigger_uptime_s and previous not in self._cluster.live_ids()
+
+    def _fence(self, w: StoreWriter) -> None:
+        self._cluster.fence(w)
 
     # ---- one tick
 
@@ -240,7 +290,9 @@ class Scheduler:
         """Launch one fire; False when the launch brake or the database refused it (retry later)."""
         ledger = {"event_id": event["id"], "at": fire.at, "trigger": fire.trigger_index, "round": round_}
         try:
-            jobs = self._jobs.launch(launch_request(event, fire, source), fire=ledger)
+            jobs = self._jobs.launch(launch_request(event, fire, source), fire=ledger, fence=self._fence)
+        except NotLeader:
+            raise  # the tick ends: another conductor leads now
         except DuplicateId:
             self._metrics.fire("duplicate")
             log.debug("fire already launched", extra=_fire_fields(event, fire))
@@ -304,6 +356,7 @@ class Scheduler:
     def _record(self, ledger: dict[str, Any], status: str, reason: str) -> None:
         try:
             with self._store.write() as w:
+                self._fence(w)
                 w.record_fire(
                     {**ledger, "status": status, "job_id": None, "reason": reason, "recorded": self._clock.now()}
                 )
@@ -325,23 +378,25 @@ class Scheduler:
             return
         fresh = self._store.event_states(list(changes))
         with self._store.write() as w:
+            self._fence(w)
             for event_id, change in changes.items():
                 if event_id in self._catalog["events"]:
                     w.set_event_state(event_id, {**fresh.get(event_id, {}), **change})
 
     def _save_last(self, minute: int) -> None:
-        self._last = minute
         with self._store.write() as w:
+            self._fence(w)
             w.set_kv("scheduler", {"last_minute": minute})
+        self._last = minute
 
     # ---- startup triggers
 
-    def _run_startup_triggers(self) -> None:
+    def _run_startup_triggers(self, at: int) -> None:
+        """Launch every startup trigger, each through the ledger as a fire at ``at`` (the second
+        this conductor took the lease), so a retried take-over launches none twice."""
         if not self._state.scheduler_enabled:
             return
-        if time.monotonic() - self._started_at > self._settings.min_startup_trigger_uptime_s:
-            return
-        now = self._clock.now()
+        now = float(at)
         for event in self._catalog["events"].values():
             if not self.eligible(event):
                 continue
@@ -363,9 +418,12 @@ class Scheduler:
                 dst=None,
                 key=f"startup:{int(now)}",
             )
+            ledger = {"event_id": event["id"], "at": at, "trigger": -1, "round": 0}
             try:
-                self._jobs.launch(launch_request(event, fire, source="startup"))
-            except LaunchError as exc:
+                self._jobs.launch(launch_request(event, fire, source="startup"), fire=ledger, fence=self._fence)
+            except DuplicateId:
+                pass
+            except (LaunchError, StoreError) as exc:
                 log.warning("startup launch of %s failed: %s", event["id"], exc)
 
 

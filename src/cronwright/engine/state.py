@@ -26,6 +26,10 @@ class GlobalState:
         self._clock = clock
         self._state: dict[str, Any] = store.get_kv("state") or {"scheduler": {"enabled": True}}
 
+    def reload(self) -> None:
+        """Re-read the state (another conductor changed it)."""
+        self._state = self._store.get_kv("state") or {"scheduler": {"enabled": True}}
+
     @property
     def scheduler_enabled(self) -> bool:
         return bool((self._state.get("scheduler") or {}).get("enabled"))
@@ -37,6 +41,7 @@ class GlobalState:
         who.require_admin()
         if not changes:
             raise api_error("No state changes given.")
+        self.reload()  # another conductor may have changed it since
         state = copy.deepcopy(self._state)
         for path, value in changes.items():
             parts = path.split(".")

@@ -312,6 +312,26 @@ class ServerResult(Envelope):
     server: d.Server
 
 
+class Conductor(BaseModel):
+    id: str = Field(description="The conductor's id (`--conductor-id`; default host name, plus `:port` on PostgreSQL).")
+    address: str = Field(description="Its base URL.")
+    leader: bool = Field(description="Whether it holds the leader lease now.")
+    epoch: int | None = Field(None, description="The leader lease's epoch, on the leader.")
+    heartbeat: float = Field(description="Unix time of its last heartbeat.")
+    online: bool = Field(description="Its heartbeat is recent.")
+    started: float = Field(description="Unix time it started.")
+    version: str = Field(description="Its Cronwright version.")
+    self: bool = Field(description="It is the conductor answering this request.")
+    files_shared: bool = Field(
+        description="This conductor sees that one's data directory: they share job logs and files (docs/ha.md)."
+    )
+
+
+class ConductorList(Envelope):
+    rows: list[Conductor]
+    list: ListInfo
+
+
 class StateResult(Envelope):
     state: dict[str, Any]
 

@@ -56,8 +56,30 @@ class StaleWrite(StoreError):
     """The stored revision differs from the expected one (or the document is gone)."""
 
 
+class NotLeader(StoreError):
+    """A leader-only write was refused: the writer no longer holds the leader lease (fencing)."""
+
+
+class LostJob(StoreError):
+    """A job record was not written: another conductor owns the job now (it adopted it after this
+    conductor's lease on it ran out)."""
+
+
 class SchemaTooNew(StoreError):
     """The database was written by a newer Cronwright; refuse to touch it."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The leader lease as a conductor holds it after an acquire or renew (``Store.acquire_leader``)."""
+
+    epoch: int
+    expires: float
+    #: True when this call took the lease over (a new epoch), False when it renewed it
+    acquired: bool
+    #: on a take-over: who held it before and when that lease ran out (None: nobody ever)
+    previous_holder: str | None = None
+    previous_expires: float | None = None
 
 
 @dataclass(frozen=True)
@@ -85,12 +107,45 @@ class StoreWriter(Protocol):
     def put_session(self, session: dict[str, Any]) -> None: ...
     def delete_session(self, session_id: str) -> None: ...
     def delete_user_sessions(self, username: str) -> int: ...
-    def put_job(self, job: dict[str, Any]) -> None: ...
+    def put_job(self, job: dict[str, Any]) -> None:
+        """Store a job record as its owner (the store's ``owner``); raises ``LostJob`` when another
+        conductor owns the job now."""
+        ...
+
+    def edit_job(self, job: dict[str, Any]) -> None:
+        """Store an edit of a job record (tags, files of a finished job) whoever owns it."""
+        ...
+
     def delete_job(self, job_id: str) -> bool: ...
     def record_fire(self, fire: dict[str, Any]) -> None: ...
+    def check_leader(self, me: str, epoch: int) -> None:
+        """Raise ``NotLeader`` unless ``me`` holds the leader lease with ``epoch`` (fencing: call it
+        first in the transaction of every leader-only write)."""
+        ...
+
+    def lock_event(self, event_id: str) -> None:
+        """Serialize admission decisions on one event until this transaction ends."""
+        ...
+
+    def jobs_of(self, event_id: str, states: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The stored unfinished jobs of an event in ``states`` (every conductor's), in this transaction."""
+        ...
+
+    def event_state_for_update(self, event_id: str) -> dict[str, Any]:
+        """An event's state, locked until this transaction ends (read-modify-write counters)."""
+        ...
+
+    def take_count(self, name: str, limit: int, lifetime_s: float) -> bool:
+        """Add one to a cluster-wide counter unless it reached ``limit`` (False)."""
+        ...
 
 
 class Store(Protocol):
+    #: the conductor writing through this store: ``put_job`` records it as the job's owner
+    owner: str | None
+    #: how long a job's claim holds without a renewal, seconds
+    job_lease_s: float
+
     def write(self) -> AbstractContextManager[StoreWriter]:
         """One transaction (committed when the block ends). Opening it is retried on transient
         failures; a failure inside the block raises ``StoreError`` (the block cannot be re-run)."""
@@ -112,7 +167,38 @@ class Store(Protocol):
     def get_session(self, session_id: str) -> dict[str, Any] | None: ...
     def purge_sessions(self, before_epoch: float) -> int: ...
     def get_job(self, job_id: str) -> dict[str, Any] | None: ...
-    def unfinished_jobs(self) -> list[dict[str, Any]]: ...
+    def unfinished_jobs(self, owner: str | None = None, *, exclude_owner: str | None = None) -> list[dict[str, Any]]:
+        """Unfinished job records, oldest first: all, those of ``owner``, or those not of ``exclude_owner``."""
+        ...
+
+    def job_owner(self, job_id: str) -> tuple[str | None, float | None]:
+        """Who owns a job and until when its lease holds."""
+        ...
+
+    def adopt_orphans(self, me: str, lease_s: float, include_own: bool = True) -> list[dict[str, Any]]:
+        """Claim every unfinished job whose owner's lease ran out (and, with ``include_own``, those
+        owned by ``me`` from an earlier process); their records."""
+        ...
+
+    def heartbeat(self, row: dict[str, Any], job_lease_s: float) -> None:
+        """Renew this conductor's row (``id``, ``address``, ``version``, ``started``, ``instance``)
+        and the leases of the jobs it owns."""
+        ...
+
+    def conductors(self) -> list[dict[str, Any]]: ...
+    def forget_conductor(self, conductor_id: str) -> None:
+        """Drop the conductor's row and end the leases of its unfinished jobs (a clean stop)."""
+        ...
+
+    def acquire_leader(self, me: str, epoch: int | None, ttl_s: float) -> Lease | None:
+        """Renew or take over the leader lease, or None while another conductor holds it."""
+        ...
+
+    def release_leader(self, me: str, epoch: int) -> None: ...
+    def leader(self) -> dict[str, Any] | None:
+        """The leader lease row: holder, epoch, expires, acquired."""
+        ...
+
     def fires_of(self, event_id: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]: ...
     def event_history(self, event_id: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]: ...
     def delete_event_jobs(self, event_id: str, batch: int = 500) -> Iterator[list[str]]: ...
@@ -121,7 +207,30 @@ class Store(Protocol):
         ``put_job`` keeps in step with each record) in sort order, paged, and the match count."""
         ...
 
-    def trim_jobs(self, *, keep: int, completed_before: float | None, batch: int) -> list[dict[str, Any]]: ...
-    def trim_activity(self, *, keep: int, epoch_before: float | None, batch: int) -> int: ...
+    def trim_jobs(
+        self,
+        *,
+        keep: int,
+        completed_before: float | None,
+        batch: int,
+        fence: Callable[[StoreWriter], None] | None = None,
+    ) -> list[dict[str, Any]]: ...
+    def trim_activity(
+        self,
+        *,
+        keep: int,
+        epoch_before: float | None,
+        batch: int,
+        fence: Callable[[StoreWriter], None] | None = None,
+    ) -> int: ...
     def schema_version(self) -> int: ...
+    def announce(self, message: dict[str, Any]) -> None:
+        """Send ``message`` to the other conductors' change feeds (nothing without other writers)."""
+        ...
+
+    def watch(self, on_change: Callable[[dict[str, Any]], None], on_connect: Callable[[], None]) -> Any:
+        """A change feed of the other conductors' writes (``start()``/``stop()``), or None when the
+        store has no other writer (SQLite, memory)."""
+        ...
+
     def close(self) -> None: ...

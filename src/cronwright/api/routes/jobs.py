@@ -34,6 +34,8 @@ _NO_STORE = {"cache-control": "no-store"}
 #: has no compression middleware)
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 HEARTBEAT_S = 15.0
+#: how often a stream of a job that another conductor runs looks for new log text and its end
+REMOTE_POLL_S = 0.25
 #: the most log text held for one ``stream_job`` client that does not keep up (characters)
 STREAM_LOG_BUFFER_CHARS = 64 * 1024
 
@@ -103,7 +105,7 @@ async def run_maintenance(ctx: Ctx) -> dict[str, Any]:
     the oldest job records beyond `retention_max_jobs` (with their logs and files) and activity
     records beyond `retention_max_activity` are deleted, in small batches; answers the counts."""
     ctx.authenticate().require_admin()
-    outcome = await ctx.conductor.maintenance.run()
+    outcome = await ctx.conductor.maintenance.run(fenced=False)
     return {"jobs": outcome.jobs, "activity": outcome.activity, "longest_batch_ms": outcome.longest_batch_ms}
 
 
@@ -216,7 +218,12 @@ async def stream_job(ctx: Ctx) -> Response:
     async def events() -> AsyncIterator[bytes]:
         yield _sse("start", {})
         live = LiveUpdates()
-        while (job := engine.active.get(job_id)) is not None:
+        while True:
+            job = engine.active.get(job_id)
+            if job is None:  # finished here, or running under another conductor (its stored progress)
+                job = await anyio.to_thread.run_sync(service.remote_live, job_id)
+                if job is None:
+                    break
             if engine.stopping:
                 return  # shutdown: the response ends without a final update (sdk-wire.md §1.6)
             yield _sse("update", live.next(job))
@@ -266,7 +273,10 @@ async def stream_job_log(ctx: Ctx) -> Response:
     engine = ctx.conductor.jobs
     feed = JobFeed()
     backlog = int(job.get("log_file_size") or 0) if active else None
-    if active:  # subscribed in the same turn as the backlog's size is read: nothing is missed or doubled
+    remote = None
+    if active and job_id not in engine.active:  # another conductor runs it: follow its files and record
+        remote = asyncio.create_task(_follow_remote(service, job_id, backlog or 0, feed))
+    elif active:  # subscribed in the same turn as the backlog's size is read: nothing is missed or doubled
         engine.listeners.setdefault(job_id, set()).add(feed.put)
     else:
         feed.put("complete", job)
@@ -287,15 +297,42 @@ async def stream_job_log(ctx: Ctx) -> Response:
                         yield _sse("end", {k: payload.get(k) for k in ("id", "code", "description")})
                         return
         finally:
-            if active:
+            if remote is not None:
+                remote.cancel()
+            elif active:
                 engine.listeners.get(job_id, set()).discard(feed.put)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
-async def _log_backlog(service: Any, job: dict[str, Any], active: bool, limit: int | None) -> AsyncIterator[str]:
+async def _follow_remote(service: Any, job_id: str, offset: int, feed: JobFeed) -> None:
+    """Feed ``stream_job_log`` for a job another conductor runs: new bytes of its live log (in the
+    shared files directory, docs/ha.md) every ``REMOTE_POLL_S``, and its end from the database
+    (with whatever the log gained before it was compressed)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    while True:
+        chunk = await anyio.to_thread.run_sync(service.read_live_log, job_id, offset, READ_CHUNK_BYTES)
+        if chunk:
+            offset += len(chunk)
+            if text := decoder.decode(chunk):
+                feed.put("log", text)
+            continue
+        record, active = await anyio.to_thread.run_sync(service.find, job_id)
+        if record is None or not active:
+            if record is not None:
+                async for text in _log_backlog(service, record, False, None, skip=offset):
+                    feed.put("log", text)
+            feed.put("complete", record or {"id": job_id, "code": "error", "description": "Job record vanished."})
+            return
+        await asyncio.sleep(REMOTE_POLL_S)
+
+
+async def _log_backlog(
+    service: Any, job: dict[str, Any], active: bool, limit: int | None, *, skip: int = 0
+) -> AsyncIterator[str]:
     """The log text already written: the first ``limit`` bytes of the live log, or the whole
-    stored log of a completed job; read on a thread a chunk at a time, decoded across chunks."""
+    stored log of a completed job (after its first ``skip`` bytes); read on a thread a chunk at a
+    time, decoded across chunks."""
     if limit == 0:
         return
     reader = await anyio.to_thread.run_sync(service.open_log, job, active)
@@ -304,6 +341,8 @@ async def _log_backlog(service: Any, job: dict[str, Any], active: bool, limit: i
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     left = limit
     try:
+        while skip > 0 and (skipped := await anyio.to_thread.run_sync(reader.read, min(READ_CHUNK_BYTES, skip))):
+            skip -= len(skipped)
         while left is None or left > 0:
             want = READ_CHUNK_BYTES if left is None else min(READ_CHUNK_BYTES, left)
             chunk = await anyio.to_thread.run_sync(reader.read, want)

@@ -27,6 +27,17 @@ def error(ctx: Ctx) -> dict[str, Any]:
     raise CwError("test", "This is a test error message.", 400)
 
 
+@router.endpoint(
+    "get_conductors", style="read", summary="List the conductors (Cronwright extension)", response=m.ConductorList
+)
+def get_conductors(ctx: Ctx) -> dict[str, Any]:
+    """The conductors sharing this database (docs/ha.md), with which one leads: id, address,
+    leader, epoch, last heartbeat, version. Any authenticated caller."""
+    ctx.authenticate()
+    rows = ctx.conductor.cluster.conductors()
+    return {"rows": rows, "list": {"length": len(rows)}}
+
+
 @router.endpoint("get_active_servers", style="read", summary="List connected servers", response=m.ServerList)
 def get_active_servers(ctx: Ctx) -> dict[str, Any]:
     """Connected servers (the conductor's own machine in the embedded setup) with live load and

@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Any
 from cronwright.clock import Clock
 from cronwright.config import Settings
 from cronwright.engine.catalog import Catalog
-from cronwright.engine.jobs import selection
+from cronwright.engine.jobs import admission, selection
 from cronwright.engine.jobs.filestore import FileStore
 from cronwright.engine.jobs.finish import Finisher, Outcome
 from cronwright.engine.jobs.launch import Launcher, LaunchError
 from cronwright.engine.jobs.limits import count_conditions, daily_count, due_limits, limit_message, local_day
 from cronwright.engine.jobs.logstore import LogStore
-from cronwright.engine.jobs.recovery import recover_jobs
+from cronwright.engine.jobs.recovery import adopt_orphans, recover_jobs
 from cronwright.engine.jobs.render import macro_context, render_records
 from cronwright.engine.jobs.rules import (
     OUTPUT_PROTECTED,
@@ -53,7 +53,7 @@ from cronwright.ids import generate_id
 from cronwright.logs import fields, job_fields
 from cronwright.metrics import Metrics
 from cronwright.runner import JobRun
-from cronwright.store.base import ACTIVE_JOB_STATES, Store, StoreError
+from cronwright.store.base import ACTIVE_JOB_STATES, LostJob, Store, StoreError, StoreWriter
 
 if TYPE_CHECKING:
     from cronwright.engine.actions.runner import ActionRunner
@@ -62,6 +62,8 @@ log = logging.getLogger("cronwright.jobs")
 
 #: an aborted job whose run has not ended this long after its kill timeout is finalized anyway
 ABORT_GRACE_S = 10.0
+#: how often the leader looks for jobs whose conductor's lease on them ran out, seconds
+ADOPT_INTERVAL_S = 2.0
 #: pause between attempts to store a job's ``active`` record while the database refuses it
 ACTIVATE_RETRY_S = 1.0
 SHUTDOWN_REASON = "Aborted: Cronwright was shut down while the job was running."
@@ -130,6 +132,38 @@ class JobEngine:
         #: what a job may push or output (who it acts for): see engine/permits.py
         self.permits = Permits(catalog, clock.now)
         self.zone: Any = None
+        #: set by the conductor (engine/cluster.py): whose jobs these are, how long a claim on one
+        #: holds, and whether this conductor leads (it adopts other conductors' orphaned jobs)
+        self.conductor_id = "local"
+        self.job_lease_s = 15.0
+        self.leading: Callable[[], bool] = lambda: True
+        #: whether other conductors share the database now (their jobs are listed too)
+        self.peers: Callable[[], bool] = lambda: False
+        self._next_adoption = 0.0
+        #: jobs whose start waits for the database (noted once on the job)
+        self._db_waits: set[str] = set()
+
+    # read-only views for the engine's collaborators (finish.py, recovery.py)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def local_server_id(self) -> str:
+        return self._servers.local_id
 
     @property
     def stopping(self) -> bool:
@@ -168,6 +202,9 @@ class JobEngine:
             try:
                 self.monitor()
                 self.flush()
+                if self.leading() and time.monotonic() >= self._next_adoption:
+                    self._next_adoption = time.monotonic() + ADOPT_INTERVAL_S
+                    await adopt_orphans(self)
             except Exception:
                 log.exception("job monitor pass failed")
 
@@ -185,18 +222,41 @@ class JobEngine:
 
     def persist(self, job: dict[str, Any]) -> None:
         """Store the job's record now; raises ``StoreError`` (transient failures were retried)."""
-        self._store.transact(lambda w: w.put_job(job))
+        try:
+            self._store.transact(lambda w: w.put_job(job))
+        except LostJob:
+            self.lost(job)
+            raise
         self._dirty.discard(job["id"])
 
     def try_persist(self, job: dict[str, Any]) -> bool:
         """Store the job's record now, or leave it to the monitor's next flush (False)."""
         try:
             self.persist(job)
+        except LostJob:
+            return False
         except StoreError as exc:
             log.warning("job %s not stored yet (%s); retrying on the next pass", job["id"], exc)
             self._dirty.add(job["id"])
             return False
         return True
+
+    def lost(self, job: dict[str, Any]) -> None:
+        """Another conductor adopted the job (this one's lease on it ran out, e.g. while it was
+        paused or cut off from the database): stop it here and write nothing more about it."""
+        if self.active.pop(job["id"], None) is None:
+            return
+        log.error("job %s was adopted by another conductor; stopping it here", job["id"], extra=job_fields(job))
+        self._dirty.discard(job["id"])
+        job["lost"] = True
+        job["abort_reason"] = job.get("abort_reason") or "Adopted by another conductor."
+        run = self.runs.get(job["id"])
+        if run is not None:
+            run.abort(job["abort_reason"])
+        for future in self._waiters.pop(job["id"], []):
+            if not future.done():
+                future.cancel()
+        self.listeners.pop(job["id"], None)
 
     def mark_dirty(self, job_id: str) -> None:
         self._dirty.add(job_id)
@@ -216,6 +276,8 @@ class JobEngine:
 
         try:
             self._store.transact(put_all)
+        except LostJob:  # one of them was adopted elsewhere: store them one by one
+            return all([self.try_persist(job) or job.get("lost", False) for job in dirty])
         except StoreError as exc:
             log.warning("progress of %d job(s) not stored (%s); retrying on the next pass", len(ids), exc)
             self._dirty.update(ids)
@@ -224,31 +286,32 @@ class JobEngine:
 
     # ---- launching
 
-    def launch(self, request: dict[str, Any], *, fire: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def launch(
+        self,
+        request: dict[str, Any],
+        *,
+        fire: dict[str, Any] | None = None,
+        fence: Callable[[StoreWriter], None] | None = None,
+    ) -> list[dict[str, Any]]:
         """Launch one job (several for ``multiplex``); raises ``LaunchError``.
 
         With ``fire`` (a scheduled fire: ``event_id``, ``at``, ``trigger``), the fire's row is written in
         the same transaction as the job, so a fire recorded elsewhere (another conductor, or a tick
-        replayed after a crash) raises ``DuplicateId`` and launches nothing.
+        replayed after a crash) raises ``DuplicateId`` and launches nothing. ``fence`` (the leader's
+        check, ``Cluster.fence``) runs first in that transaction; the jobs-per-minute brake is taken
+        in it too.
         """
         requests = [request]
         if request.get("algo") == "multiplex" and isinstance(request.get("targets"), list):
             servers = self._candidates({**request, "limits": request.get("limits") or []})
             if len(servers) > 1:
                 requests = [{**request, "targets": [s["id"]]} for s in servers]
-        try:
-            jobs = [self.launcher.build(r) for r in requests]
-        except LaunchError as exc:
-            self.metrics.launch_refused(request.get("source"))
-            log.info(
-                "job launch refused",
-                extra=fields(
-                    event=request.get("id") or request.get("event"), source=request.get("source"), reason=str(exc)
-                ),
-            )
-            raise
 
-        def record(w: Any) -> None:
+        def record(w: StoreWriter) -> None:
+            if fence is not None:
+                fence(w)
+            for job in jobs:
+                self.launcher.brake.take(w, job["started"])
             if fire is not None:
                 w.record_fire(
                     {
@@ -262,7 +325,18 @@ class JobEngine:
             for job in jobs:
                 w.put_job(job)
 
-        self._store.transact(record)
+        try:
+            jobs = [self.launcher.build(r) for r in requests]
+            self._store.transact(record)
+        except LaunchError as exc:
+            self.metrics.launch_refused(request.get("source"))
+            log.info(
+                "job launch refused",
+                extra=fields(
+                    event=request.get("id") or request.get("event"), source=request.get("source"), reason=str(exc)
+                ),
+            )
+            raise
         for job in jobs:
             self.active[job["id"]] = job
             self.metrics.job_launched(job)
@@ -333,28 +407,36 @@ class JobEngine:
         elif state == "complete" and job.get("final"):
             self.finisher.save_final(job)  # the database refused the final record earlier
 
-    def _similar(self, job: dict[str, Any], states: tuple[str, ...]) -> list[dict[str, Any]]:
-        return [j for j in self.active.values() if j["event"] == job["event"] and j["state"] in states and j is not job]
+    def _refuse(self, job: dict[str, Any], reason: str, full_reason: str, *, retry_ok: bool) -> None:
+        queue = limit_amount(first_limit(job, "queue"))
+        self.abort(job["id"], full_reason if queue else reason, retry_ok=retry_ok)
 
     def _queue_or_abort(self, job: dict[str, Any], reason: str, full_reason: str, *, retry_ok: bool) -> None:
-        queue = limit_amount(first_limit(job, "queue"))
-        if queue and queue > 0 and len(self._similar(job, ("queued",))) < queue:
-            job["state"] = "queued"
-            job["position"] = 0 if job.get("priority") else len(self._similar(job, ("queued",))) + 1
-            self.try_persist(job)
-            return
-        self.abort(job["id"], full_reason if queue else reason, retry_ok=retry_ok)
+        if self._store.transact(lambda w: admission.enqueue(w, job)) == "refused":
+            self._refuse(job, reason, full_reason, retry_ok=retry_ok)
+        else:
+            self._dirty.discard(job["id"])
 
     def _start_ready(self, job: dict[str, Any]) -> None:
         limit = limit_amount(first_limit(job, "job"))
-        if limit and len(self._similar(job, ("active", "starting", "suspended"))) >= limit:
-            self._queue_or_abort(
-                job,
-                "Maximum number of concurrent jobs for event has been reached.",
-                "Maximum number of concurrent jobs for event has been reached, and the queue is maxed out.",
-                retry_ok=False,
-            )
-            return
+        if limit:
+            try:
+                verdict = self._store.transact(lambda w: admission.admit(w, job, limit))
+            except LostJob:
+                self.lost(job)
+                return
+            except StoreError as exc:  # admission needs the database: the job waits (next pass retries)
+                self._waiting_for_database(job, exc)
+                return
+            if verdict != "start":
+                if verdict == "refused":
+                    self._refuse(
+                        job,
+                        "Maximum number of concurrent jobs for event has been reached.",
+                        "Maximum number of concurrent jobs for event has been reached, and the queue is maxed out.",
+                        retry_ok=False,
+                    )
+                return
         self.finisher.prune_input_files(job)
         event = self._catalog["events"].get(job["event"])
         if event is None:
@@ -404,43 +486,67 @@ class JobEngine:
 
     def _select_server(self, job: dict[str, Any]) -> dict[str, Any] | None:
         cands = self._candidates(job)
-        state = self._store.get_event_state(job["event"]) if job.get("algo") == "round_robin" else {}
-        choice = selection.choose(
-            str(job.get("algo") or "random"),
-            cands,
-            robin=int(state.get("robin") or 0),
-            active_jobs=[j for j in self.active.values() if j["state"] == "active"],
-            rng=self._rng,
-        )
-        if choice.robin is not None:
-            with self._store.write() as w:
+        algo = str(job.get("algo") or "random")
+        active = [j for j in self.active.values() if j["state"] == "active"]
+        if algo != "round_robin":
+            return selection.choose(algo, cands, robin=0, active_jobs=active, rng=self._rng).server
+
+        def choose(w: Any) -> dict[str, Any] | None:  # the counter is read and moved in one transaction
+            state = w.event_state_for_update(job["event"])
+            choice = selection.choose(
+                algo, cands, robin=int(state.get("robin") or 0), active_jobs=active, rng=self._rng
+            )
+            if choice.robin is not None:
                 w.set_event_state(job["event"], {**state, "robin": choice.robin})
-        return choice.server
+            return choice.server
+
+        return self._store.transact(choose)
 
     def _dequeue(self) -> None:
-        """Move the head of each event's queue to ``ready`` when a slot is free (jobs.md §4)."""
+        """Move the head of each event's queue to ``ready`` when a slot is free (jobs.md §4); the
+        slot and the turn are decided over every conductor's jobs (``admission.take_turn``)."""
         queues: dict[str, list[dict[str, Any]]] = {}
         for job in self.active.values():
             if job["state"] == "queued":
                 queues.setdefault(job["event"], []).append(job)
         for jobs in queues.values():
-            limit = limit_amount(first_limit(jobs[0], "job"))
-            running = len(self._similar(jobs[0], ("active", "starting", "suspended")))
-            if limit and running >= limit:
-                continue
-            jobs.sort(key=lambda j: (0 if j.get("priority") else 1, j.get("started") or 0))
+            jobs.sort(key=admission.queue_order)
             head = jobs[0]
+            limit = limit_amount(first_limit(head, "job"))
+            if (
+                limit
+                and sum(
+                    1 for j in self.active.values() if j["event"] == head["event"] and j["state"] in admission.RUNNING
+                )
+                >= limit
+            ):
+                continue  # full on this conductor alone: no need to ask the database
             if not self._candidates(head):
                 continue
-            head["state"] = "ready"
-            head.pop("position", None)
-            for index, job in enumerate(jobs[1:], start=1):
-                job["position"] = index
-            self.try_persist(head)
             try:
+                if not self._take_turn(head, limit):
+                    continue
+            except LostJob:
+                self.lost(head)
+                continue
+            except StoreError as exc:  # the turn is decided in the database: wait for it
+                self._waiting_for_database(head, exc)
+                continue
+            try:
+                for index, job in enumerate(jobs[1:], start=1):
+                    job["position"] = index
                 self._start_ready(head)
-            except Exception:  # e.g. the database: the head is ``ready`` and the next pass retries
+            except Exception:  # e.g. the database: the head stays queued or ``ready`` and the next pass retries
                 log.exception("starting queued job %s failed", head["id"])
+
+    def _waiting_for_database(self, job: dict[str, Any], exc: StoreError) -> None:
+        log.warning("job %s waits for the database to start (%s)", job["id"], exc)
+        if job["id"] not in self._db_waits:
+            self._db_waits.add(job["id"])
+            self.launcher.note(job, f"Waiting for the database before starting: {exc}")
+
+    def _take_turn(self, job: dict[str, Any], limit: float | None) -> bool:
+        return self._store.transact(lambda w: admission.take_turn(w, job, limit))
 
     async def _dispatch(self, job: dict[str, Any]) -> None:
         """``starting``: run the start actions (they may suspend the job), then run it."""
@@ -573,9 +679,11 @@ class JobEngine:
         if not self.has_day_limit(job) or job.get("event") not in self._catalog["events"]:
             return
         day = local_day(self._clock.now(), self.zone)
-        with self._store.write() as w:
-            state = count_conditions(self._store.get_event_state(job["event"]), conditions, day)
-            w.set_event_state(job["event"], state)
+
+        def count(w: Any) -> None:  # read and written in one transaction, the row locked
+            w.set_event_state(job["event"], count_conditions(w.event_state_for_update(job["event"]), conditions, day))
+
+        self._store.transact(count)
 
     def daily_count(self, event_id: str, condition: str) -> int:
         return daily_count(self._store.get_event_state(event_id), condition, local_day(self._clock.now(), self.zone))
@@ -794,6 +902,7 @@ class JobEngine:
     def completed(self, job: dict[str, Any]) -> None:
         """Called by the finisher once the final record is stored."""
         self.active.pop(job["id"], None)
+        self._db_waits.discard(job["id"])
         self._dirty.discard(job["id"])
         for future in self._waiters.pop(job["id"], []):
             if not future.done():

@@ -35,7 +35,7 @@ from cronwright.logs import job_fields
 from cronwright.metrics import job_outcome
 from cronwright.runner import OutputFile, RunResult
 from cronwright.runner.protocol import is_success_code
-from cronwright.store.base import StoreError
+from cronwright.store.base import LostJob, StoreError
 
 log = logging.getLogger("cronwright.jobs")
 
@@ -107,6 +107,9 @@ class Finisher:
         the job) instead of leaving the job ``finishing`` forever."""
         if job.get("complete") or job["id"] in self._finishing:
             return
+        if job.get("lost"):  # another conductor adopted it and finishes it
+            self._engine.worker.cleanup(job["id"])
+            return
         self._finishing.add(job["id"])
         try:
             await self._finish(job, outcome)
@@ -122,7 +125,7 @@ class Finisher:
         if job.get("final"):
             return  # only storing it failed: ``save_final`` left it to the monitor
         engine = self._engine
-        now = engine._clock.now()
+        now = engine.clock.now()
         job.setdefault("completed", now)
         job.setdefault("elapsed", round(max(0.0, job["completed"] - (job.get("started") or now)), 3))
         if "code" not in job or "description" not in job:
@@ -169,7 +172,7 @@ class Finisher:
         if error:
             code, description, stored = "upload", error, []
         job["files"] = stored
-        now = engine._clock.now()
+        now = engine.clock.now()
         started = job.get("started") or now
         job.update(completed=now, elapsed=round(max(0.0, now - started), 3), complete=True, progress=1.0)
         job["log_file_size"] = await self._finish_log(job)
@@ -194,7 +197,7 @@ class Finisher:
                 self._degrade(job, "the completion actions", exc)
         await engine.wait_instant(job["id"])
         known = {}
-        for tag in engine._catalog["tags"].values():
+        for tag in engine.catalog["tags"].values():
             known[tag["id"]] = tag["id"]
             if isinstance(tag.get("title"), str):
                 known.setdefault(tag["title"], tag["id"])
@@ -208,7 +211,7 @@ class Finisher:
             except Exception as exc:  # a bad update_event from a plugin must not lose the job
                 log.warning("job %s: event change not applied: %r", job["id"], exc)
                 engine.launcher.note(job, f"Event change from job output not applied: {public_reason(exc)}")
-        event = engine._catalog["events"].get(job["event"])
+        event = engine.catalog["events"].get(job["event"])
         if event is not None:
             job["event_title"], job["event_revision"] = event.get("title"), event.get("revision")
         for key in ("abort_reason", "setup_error", "cwd", *LIVE_ONLY_FIELDS):
@@ -233,7 +236,7 @@ class Finisher:
         fails, the job stays in the active set (state ``complete``) and the monitor retries, so the
         record is never lost."""
         engine = self._engine
-        event = engine._catalog["events"].get(job["event"])
+        event = engine.catalog["events"].get(job["event"])
         now = job["completed"]
 
         def store(w: Any) -> None:
@@ -242,7 +245,7 @@ class Finisher:
             else:
                 w.put_job(job)
             if not job.get("retried") and event is not None:
-                state = engine._store.get_event_state(job["event"])
+                state = w.event_state_for_update(job["event"])
                 if engine.has_day_limit(job):
                     state = count_conditions(state, completion_conditions(job), local_day(now, engine.zone))
                 state.update(
@@ -254,8 +257,15 @@ class Finisher:
                 )
                 w.set_event_state(job["event"], state)
 
+        if job.get("lost"):  # adopted by another conductor: it writes the record
+            engine.worker.cleanup(job["id"])
+            return True
         try:
-            engine._store.transact(store)
+            engine.store.transact(store)
+        except LostJob:
+            engine.lost(job)
+            engine.worker.cleanup(job["id"])
+            return True
         except StoreError as exc:
             log.warning("final record of job %s not stored (%s); retrying on the next pass", job["id"], exc)
             return False
@@ -285,7 +295,7 @@ class Finisher:
         cwd = Path(os.path.realpath(job["cwd"])) if job.get("cwd") else None
         records = []
         last_use = {out.path: index for index, out in enumerate(files)}  # one file may be listed twice
-        cap = engine._settings.job_output_file_max_bytes or None
+        cap = engine.settings.job_output_file_max_bytes or None
         try:
             for index, out in enumerate(files):
                 inside = cwd is not None and out.path.is_relative_to(cwd)
@@ -299,7 +309,7 @@ class Finisher:
                     continue
                 records.append(
                     engine.files.record(
-                        key, size, out.filename, engine._clock.now(), server=job.get("server", ""), job=job["id"]
+                        key, size, out.filename, engine.clock.now(), server=job.get("server", ""), job=job["id"]
                     )
                 )
         except OSError as exc:

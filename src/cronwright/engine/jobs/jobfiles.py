@@ -53,7 +53,7 @@ class JobFileRemover:
         who.require_scope(job)
         owned = _take_entry(job, path)
         with self._store.write() as w:
-            w.put_job(job)
+            w.edit_job(job)
         if owned and not _still_listed(job, path):
             try:
                 self._engine.files.delete_key(path)

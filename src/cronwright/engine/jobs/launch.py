@@ -17,6 +17,7 @@ from cronwright.engine.permits import OVERRIDABLE, launch_principal, override_ke
 from cronwright.engine.validation import OVERRIDE_RESERVED_RE
 from cronwright.expr import ExprError, expand_params
 from cronwright.ids import generate_id
+from cronwright.store.base import StoreWriter
 
 
 class LaunchError(Exception):
@@ -24,22 +25,17 @@ class LaunchError(Exception):
 
 
 class MinuteBrake:
-    """The global jobs-per-minute brake (``max_jobs_per_min``; 0 turns it off)."""
+    """The global jobs-per-minute brake (``max_jobs_per_min``; 0 turns it off), counted in the
+    database so it holds across every conductor: ``take`` runs in the launch's transaction."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
-        self._minute = -1
-        self._count = 0
 
-    def take(self, now: float) -> None:
+    def take(self, w: StoreWriter, now: float) -> None:
         if self.per_minute <= 0:
             return
-        minute = int(now // 60)
-        if minute != self._minute:
-            self._minute, self._count = minute, 0
-        if self._count >= self.per_minute:
+        if not w.take_count(f"launches:{int(now // 60)}", self.per_minute, 120.0):
             raise LaunchError(f"Global jobs per minute limit has been reached ({self.per_minute}/min)")
-        self._count += 1
 
 
 class Launcher:
@@ -78,7 +74,6 @@ class Launcher:
         if job.get("source") not in ("user", "key"):
             self._check_day_limits(job)
         now = self._clock.now()
-        self.brake.take(now)
 
         job["env"] = dict(self._settings.job_env)  # an event's own ``env`` is a launch-context key: never stored
         job["state"] = job.get("state") or "ready"

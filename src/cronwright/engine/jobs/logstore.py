@@ -122,6 +122,15 @@ class LogStore:
         live.unlink()
         return size
 
+    def read_live(self, job_id: str, offset: int, size: int) -> bytes:
+        """Up to ``size`` bytes of a live log from ``offset`` (``b""`` when none, or it is gone)."""
+        try:
+            with open(self.live_path(job_id), "rb") as fh:
+                fh.seek(offset)
+                return fh.read(size)
+        except FileNotFoundError:
+            return b""
+
     def tail(self, job_id: str, max_bytes: int) -> str:
         """The last ``max_bytes`` of a live log; the first partial line is dropped when cut."""
         path = self.live_path(job_id)

@@ -1,4 +1,7 @@
-"""Restart recovery: what happens to jobs that were unfinished when the conductor last stopped.
+"""Recovery: what happens to unfinished jobs whose conductor stopped — this conductor's own at its
+start, and (on the leader, every few seconds) those of a conductor whose lease on them ran out.
+Jobs are claimed in the database first (``Store.adopt_orphans``: a conditional update), so each
+orphan is adopted by exactly one conductor, and a live conductor's jobs are never touched.
 
 - Waiting jobs (``start_delay``, ``retry_delay``, ``ready``, ``queued``) stay as they were and run.
 - ``starting`` jobs never had a process: they go back to ``ready``.
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from cronwright.engine.jobs.engine import JobEngine
 
 LOST_REASON = "Job process was lost: Cronwright stopped unexpectedly while the job was running (found at restart)."
+PEER_LOST_REASON = "Job process was lost: its conductor stopped unexpectedly while the job was running."
 
 
 def kill_leftover(job: dict[str, Any]) -> bool:
@@ -51,26 +55,44 @@ def kill_leftover(job: dict[str, Any]) -> bool:
 
 
 async def recover_jobs(engine: JobEngine) -> None:
+    """At start: adopt this conductor's own unfinished jobs and every orphan."""
+    jobs = await asyncio.to_thread(engine.store.adopt_orphans, engine.conductor_id, engine.job_lease_s, True)
+    await adopt(engine, jobs, own=True)
+    if engine.logs.adopt_kept(set(engine.active)):  # logs a full disk left uncompressed
+        await asyncio.to_thread(engine.logs.compress_pending)
+
+
+async def adopt_orphans(engine: JobEngine) -> int:
+    """On the leader: adopt jobs whose conductor's lease on them ran out; how many."""
+    jobs = await asyncio.to_thread(engine.store.adopt_orphans, engine.conductor_id, engine.job_lease_s, False)
+    jobs = [j for j in jobs if j["id"] not in engine.active]
+    await adopt(engine, jobs, own=False)
+    return len(jobs)
+
+
+async def adopt(engine: JobEngine, jobs: list[dict[str, Any]], *, own: bool) -> None:
     from cronwright.engine.jobs.finish import Outcome
 
     lost = []
-    for job in engine._store.unfinished_jobs():
+    for job in jobs:
         state = job.get("state")
         if state in (*WAITING_STATES, "suspended"):
             engine.active[job["id"]] = job
-            engine.launcher.note(job, "Still waiting after a restart of Cronwright.")
+            if own:
+                engine.launcher.note(job, "Still waiting after a restart of Cronwright.")
             engine.wake_at(job.get("until"))
         elif state == "starting":
             job["state"] = "ready"
             engine.active[job["id"]] = job
             engine.try_persist(job)  # else stored by the monitor's next flush
-        else:
+        else:  # ``finishing`` at once: no monitor pass may judge it meanwhile (e.g. as dead)
+            job["state"] = "finishing"
             engine.active[job["id"]] = job
             lost.append(job)
-    if engine.logs.adopt_kept(set(engine.active)):  # logs a full disk left uncompressed
-        await asyncio.to_thread(engine.logs.compress_pending)
     for job in lost:
-        killed = kill_leftover(job)
-        reason = LOST_REASON + (" Its leftover processes were killed." if killed else "")
-        job["state"] = "finishing"
+        killed = job.get("server") == engine.local_server_id and kill_leftover(job)
+        reason = LOST_REASON if own else PEER_LOST_REASON
+        reason += " Its leftover processes were killed." if killed else ""
         await engine.finisher.finish(job, Outcome(code="abort", description=reason, retry_ok=True))
+    if jobs:
+        engine.kick()

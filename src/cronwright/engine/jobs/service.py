@@ -53,11 +53,37 @@ class JobService:
     # ---- lookups
 
     def find(self, job_id: str) -> tuple[dict[str, Any] | None, bool]:
-        """(job, is_active): the live job when unfinished, else the stored record."""
+        """(job, is_active): the live job when unfinished here, else the stored record (a job that
+        another conductor runs is active too: its progress is stored every second, its live log is
+        in the shared files directory)."""
         job = self._engine.active.get(job_id)
         if job is not None:
             return job, True
-        return self._store.get_job(job_id), False
+        record = self._store.get_job(job_id)
+        return record, record is not None and record.get("state") != "complete"
+
+    def read_live_log(self, job_id: str, offset: int, size: int) -> bytes:
+        """Bytes of a live log from ``offset`` (following a job that another conductor runs)."""
+        return self._engine.logs.read_live(job_id, offset, size)
+
+    def remote_live(self, job_id: str) -> dict[str, Any] | None:
+        """The stored record of a job another conductor runs (its progress is stored every
+        second), None when it is finished, unknown, or this conductor's."""
+        if job_id in self._engine.active:
+            return None
+        record = self._store.get_job(job_id)
+        return record if record is not None and record.get("state") != "complete" else None
+
+    def _all_active(self) -> list[dict[str, Any]]:
+        """Every unfinished job: this conductor's live ones and, when others share the database,
+        theirs as stored (at most about a second behind)."""
+        local = list(self._engine.active.values())
+        if not self._engine.peers():
+            return local
+        mine = self._engine.active
+        return local + [
+            j for j in self._store.unfinished_jobs(exclude_owner=self._engine.conductor_id) if j["id"] not in mine
+        ]
 
     def _visible(self, params: dict[str, Any], authenticate: Authenticate) -> tuple[dict[str, Any], bool, Identity]:
         require_params(params, {"id": ID_RE})
@@ -134,11 +160,7 @@ class JobService:
             raise api_error("Malformed parameter: sort_by")
         who = authenticate()
         filters = [(k, v) for k, v in params.items() if k not in _PAGING_KEYS]
-        rows = [
-            j
-            for j in self._engine.active.values()
-            if who.can_see(j) and all(loose_equal(j.get(k), v) for k, v in filters)
-        ]
+        rows = [j for j in self._all_active() if who.can_see(j) and all(loose_equal(j.get(k), v) for k, v in filters)]
         rows.sort(key=lambda j: _sort_key(j.get(sort_by)), reverse=newest_first)
         total = len(rows)
         rows = rows[offset : offset + limit] if limit else rows[offset:]
@@ -148,7 +170,7 @@ class JobService:
         who = authenticate()
         filters = list(params.items())
         events: dict[str, Any] = {}
-        for job in self._engine.active.values():
+        for job in self._all_active():
             if not who.can_see(job) or not all(loose_equal(job.get(k), v) for k, v in filters):
                 continue
             entry = events.setdefault(job["event"], {"id": job["event"], "states": {}, "sources": {}, "targets": {}})
@@ -174,7 +196,7 @@ class JobService:
             raise api_error("Requested byte count out of range (1 - 1048576)")
         require_params(params, {"id": ID_RE})
         who = authenticate()
-        job = self._engine.active.get(params["id"])
+        job = self._engine.active.get(params["id"]) or self.remote_live(params["id"])
         if job is None:  # unknown or finished: an empty tail, not an error (sdk-wire.md §5.2)
             return None
         who.require_scope(job)
@@ -195,7 +217,7 @@ class JobService:
         require_params(params, {"id": ID_RE})
         who = authenticate()
         who.require("abort_jobs")
-        job = self._engine.active.get(params["id"])
+        job = self._engine.active.get(params["id"]) or self.remote_live(params["id"])
         if job is not None:
             who.require_scope(job)
         if job is None:
@@ -203,7 +225,10 @@ class JobService:
         if job.get("complete") or job["state"] == "finishing":
             raise Conflict("job", f"Job is already finishing (it can no longer be aborted): {params['id']}")
         actor = f"API Key: {who.title}" if who.kind == "key" else f"user: {who.username}"
-        self._engine.abort(job["id"], f"Manually aborted by {actor}")
+        if job["id"] in self._engine.active:
+            self._engine.abort(job["id"], f"Manually aborted by {actor}")
+        else:  # its conductor aborts it (the change feed carries the request)
+            self._store.announce({"k": "abort", "id": job["id"], "r": f"Manually aborted by {actor}"})
         self._record("job_abort", who, origin, job)
 
     def delete(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:
@@ -324,11 +349,11 @@ class JobService:
         self._record("job_resume", who, origin, job)
 
     def _store_changed(self, job: dict[str, Any], active: bool) -> None:
-        if active:
+        if active and job["id"] in self._engine.active:
             self._engine.mark_dirty(job["id"])
         else:
             with self._store.write() as w:
-                w.put_job(job)
+                w.edit_job(job)
 
     def _record(self, action: str, who: Identity, origin: Origin, job: dict[str, Any], **extra: Any) -> None:
         with self._store.write() as w:

@@ -79,10 +79,21 @@ def _v3_job_search(conn: Connection) -> None:
     backfill_job_index(conn)
 
 
+def _v4_cluster(conn: Connection) -> None:
+    """Version 4 (release 0.4): several conductors on one database — job owners and leases, the
+    conductor list, the leader lease and cluster-wide counters."""
+    conn.execute(text("ALTER TABLE jobs ADD COLUMN owner VARCHAR(128)"))
+    conn.execute(text("ALTER TABLE jobs ADD COLUMN lease FLOAT"))
+    conn.execute(text("CREATE INDEX ix_jobs_owner ON jobs (owner)"))
+    for table in (tables.conductors, tables.leases, tables.counters):
+        table.create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _baseline),
     Migration(2, "scheduled fires ledger", _v2_fires),
     Migration(3, "job history index", _v3_job_search),
+    Migration(4, "conductors, leases and job owners", _v4_cluster),
 )
 
 _PG_LOCK_KEY = 0x43524F4E  # "CRON": serializes concurrent migrators on PostgreSQL

@@ -36,7 +36,9 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -47,14 +49,18 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from cronwright import jsonutil
 from cronwright.store.base import (
+    ACTIVE_JOB_STATES,
     ActivityQuery,
     DuplicateId,
+    Lease,
+    LostJob,
     StaleWrite,
     StoreError,
     StoreUnavailable,
+    StoreWriter,
 )
 from cronwright.store.jobquery import JobSearch
-from cronwright.store.sql import jobsearch, retention, tables
+from cronwright.store.sql import cluster, feed, jobsearch, retention, tables
 from cronwright.store.sql.jobindex import index_job, unindex_jobs
 from cronwright.store.sql.migrations import current_version, migrate
 
@@ -190,6 +196,20 @@ class Statements:
                 (tables.jobs, "id"),
             )
         }
+        jobs = tables.jobs
+        owned = dialect_insert(jobs)
+        #: a job write by its owner: lands unless another conductor owns the job now
+        self.put_owned_job = owned.on_conflict_do_update(
+            index_elements=[jobs.c.id],
+            set_={c.name: owned.excluded[c.name] for c in jobs.columns if c.name != "id"},
+            where=or_(jobs.c.owner.is_(None), jobs.c.owner == owned.excluded.owner),
+        ).returning(jobs.c.id)  # no row back: the condition refused the update (rowcount is not reliable here)
+        self.edit_job = (
+            update(jobs)
+            .where(jobs.c.id == bindparam("b_id"))
+            .values({c: bindparam("b_" + c) for c in ("state", "source", "category", "started", "completed", "doc")})
+        )
+        self.notify = text(feed.notify_statement()) if dialect == "postgresql" else None
         self.delete_event_state = delete(tables.event_state).where(tables.event_state.c.event_id == bindparam("b_id"))
         self.delete_session = delete(tables.sessions).where(tables.sessions.c.id == bindparam("b_id"))
         self.delete_job = delete(tables.jobs).where(tables.jobs.c.id == bindparam("b_id"))
@@ -206,10 +226,16 @@ def _upsert_statement(dialect_insert: Any, table: Table, key: str) -> Any:
 class SqlWriter:
     """The write operations of one transaction."""
 
-    def __init__(self, conn: Connection, statements: Statements, seq: Callable[[], int]) -> None:
+    def __init__(self, conn: Connection, statements: Statements, seq: Callable[[], int], store: SqlStore) -> None:
         self.conn = conn
         self._st = statements
         self._seq = seq
+        self._store = store
+
+    def _announce(self, kind: str, doc_id: str) -> None:
+        """Tell the other conductors (store/sql/feed.py) at commit; PostgreSQL only."""
+        if self._st.notify is not None:
+            self.conn.execute(self._st.notify, {"payload": feed.payload(kind, doc_id, self._store.owner)})
 
     def insert_doc(self, kind: str, doc: dict[str, Any]) -> None:
         row = {"id": doc["id"], "seq": self._seq(), "revision": doc.get("revision") or 0, "doc": _dumps(doc)}
@@ -217,6 +243,7 @@ class SqlWriter:
             self.conn.execute(self._st.insert_doc[kind], row)
         except IntegrityError as exc:  # the whole transaction is abandoned with it
             raise DuplicateId(f"{kind}/{doc['id']} already exists") from exc
+        self._announce(kind, doc["id"])
 
     def update_doc(self, kind: str, doc: dict[str, Any], *, expected_revision: int | None) -> None:
         row = {"b_id": doc["id"], "b_revision": doc.get("revision") or 0, "b_doc": _dumps(doc)}
@@ -226,8 +253,10 @@ class SqlWriter:
             result = self.conn.execute(self._st.update_doc_cas[kind], {**row, "b_expected": expected_revision})
         if result.rowcount != 1:
             raise StaleWrite(f"{kind}/{doc['id']} changed or vanished")
+        self._announce(kind, doc["id"])
 
     def delete_doc(self, kind: str, doc_id: str) -> bool:
+        self._announce(kind, doc_id)
         return self.conn.execute(self._st.delete_doc[kind], {"b_id": doc_id}).rowcount > 0
 
     def set_event_state(self, event_id: str, state: dict[str, Any]) -> None:
@@ -238,6 +267,8 @@ class SqlWriter:
 
     def set_kv(self, key: str, value: Any) -> None:
         self.conn.execute(self._st.upsert["kv"], {"key": key, "value": _dumps(value)})
+        if key == "state":
+            self._announce("kv", key)
 
     def insert_kv_once(self, key: str, value: Any) -> bool:
         try:
@@ -291,19 +322,57 @@ class SqlWriter:
         return self.conn.execute(self._st.delete_job, {"b_id": job_id}).rowcount > 0
 
     def put_job(self, job: dict[str, Any]) -> None:
-        row = {
-            "id": job["id"],
-            "event": job.get("event") or "",
-            "state": job.get("state") or "ready",
-            "source": job.get("source"),
-            "category": job.get("category"),
-            "started": job.get("started"),
-            "completed": job.get("completed"),
-            "doc": _dumps(job),
-        }
-        self.conn.execute(self._st.upsert["jobs"], row)
+        row = _job_row(job)
+        owner = self._store.owner
+        row["owner"] = owner
+        row["lease"] = time.time() + self._store.job_lease_s if row["state"] in ACTIVE_JOB_STATES else None
+        if owner is None:
+            self.conn.execute(self._st.upsert["jobs"], row)
+        elif self.conn.execute(self._st.put_owned_job, row).first() is None:
+            raise LostJob(f"job {job['id']} belongs to another conductor now")
         if row["state"] == "complete":  # the history index holds final records only
             index_job(self.conn, job)
+
+    def edit_job(self, job: dict[str, Any]) -> None:
+        row = {"b_" + key: value for key, value in _job_row(job).items()}
+        self.conn.execute(self._st.edit_job, row)
+        if row["b_state"] == "complete":
+            index_job(self.conn, job)
+
+    # ---- several conductors (store/sql/cluster.py)
+
+    def check_leader(self, me: str, epoch: int) -> None:
+        cluster.check_leader(self.conn, me, epoch, time.time())
+
+    def lock_event(self, event_id: str) -> None:
+        cluster.lock_event(self.conn, event_id)
+
+    def jobs_of(self, event_id: str, states: tuple[str, ...]) -> list[dict[str, Any]]:
+        return cluster.job_states(self.conn, event_id, states)
+
+    def event_state_for_update(self, event_id: str) -> dict[str, Any]:
+        t = tables.event_state
+        query = select(t.c.state).where(t.c.event_id == event_id)
+        if self.conn.dialect.name == "postgresql":
+            cluster.lock_event(self.conn, "state:" + event_id)  # also when the row does not exist yet
+        state = self.conn.execute(query).scalar()
+        return _loads(state) if state is not None else {}
+
+    def take_count(self, name: str, limit: int, lifetime_s: float) -> bool:
+        return cluster.take_count(self.conn, name, limit, time.time(), lifetime_s)
+
+
+def _job_row(job: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": job["id"],
+        "event": job.get("event") or "",
+        "state": job.get("state") or "ready",
+        "source": job.get("source"),
+        "category": job.get("category"),
+        "started": job.get("started"),
+        "completed": job.get("completed"),
+        "doc": _dumps(job),
+    }
 
 
 class _SeqClock:
@@ -324,6 +393,10 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        #: the conductor writing through this store (job records carry it), None outside a conductor
+        self.owner: str | None = None
+        #: how long a job's claim holds without a renewal (``Cluster`` renews it)
+        self.job_lease_s = 30.0
         self._statements = Statements(engine.dialect.name)
         self._seq = _SeqClock()
         self._outage_until = 0.0  # monotonic time; see OUTAGE_WINDOW_S
@@ -401,7 +474,7 @@ class SqlStore:
     def _transaction(self, conn: Connection) -> Iterator[SqlWriter]:
         """Commit when the block ends; roll back (closing the connection) when it raises."""
         try:
-            yield SqlWriter(conn, self._statements, self._seq)
+            yield SqlWriter(conn, self._statements, self._seq, self)
             conn.commit()
         finally:
             try:
@@ -550,15 +623,57 @@ class SqlStore:
 
         return self._query(read)
 
-    def unfinished_jobs(self) -> list[dict[str, Any]]:
-        """Every job not in state ``complete`` (restart recovery), oldest first."""
+    def unfinished_jobs(self, owner: str | None = None, *, exclude_owner: str | None = None) -> list[dict[str, Any]]:
+        """Unfinished jobs (not ``complete``), oldest first: all, those of ``owner``, or the others'."""
         t = tables.jobs
+        where = [t.c.state != "complete"]
+        if owner is not None:
+            where.append(t.c.owner == owner)
+        if exclude_owner is not None:
+            where.append(or_(t.c.owner.is_(None), t.c.owner != exclude_owner))
         docs = self._query(
-            lambda conn: list(
-                conn.execute(select(t.c.doc).where(t.c.state != "complete").order_by(t.c.started)).scalars()
-            )
+            lambda conn: list(conn.execute(select(t.c.doc).where(*where).order_by(t.c.started)).scalars())
         )
         return [_loads(doc) for doc in docs]
+
+    def job_owner(self, job_id: str) -> tuple[str | None, float | None]:
+        return self._query(lambda conn: cluster.job_owner(conn, job_id))
+
+    def adopt_orphans(self, me: str, lease_s: float, include_own: bool = True) -> list[dict[str, Any]]:
+        ids = self._query(lambda conn: cluster.orphaned_jobs(conn, me, time.time(), include_own))
+        adopted = []
+        for job_id in ids:
+
+            def claim(w: SqlWriter, job_id: str = job_id) -> dict[str, Any] | None:
+                return cluster.adopt_job(w.conn, job_id, me, time.time(), lease_s, include_own)
+
+            doc = self.transact(claim)
+            if doc is not None:
+                adopted.append(doc)
+        return adopted
+
+    def heartbeat(self, row: dict[str, Any], job_lease_s: float) -> None:
+        self.transact(lambda w: cluster.heartbeat(w.conn, row, time.time(), job_lease_s))
+
+    def conductors(self) -> list[dict[str, Any]]:
+        return self._query(cluster.conductors)
+
+    def forget_conductor(self, conductor_id: str) -> None:
+        self.transact(lambda w: cluster.forget_conductor(w.conn, conductor_id))
+
+    def acquire_leader(self, me: str, epoch: int | None, ttl_s: float) -> Lease | None:
+        return self.transact(lambda w: cluster.acquire_leader(w.conn, me, epoch, time.time(), ttl_s))
+
+    def release_leader(self, me: str, epoch: int) -> None:
+        self.transact(lambda w: cluster.release_leader(w.conn, me, epoch))
+
+    def leader(self) -> dict[str, Any] | None:
+        row = self._query(lambda conn: cluster.leader_row(conn))
+        return (
+            {"holder": row.holder, "epoch": int(row.epoch), "expires": row.expires, "acquired": row.acquired}
+            if row
+            else None
+        )
 
     def delete_event_jobs(self, event_id: str, batch: int = 500) -> Iterator[list[str]]:
         """Delete the completed jobs of an event in batches, yielding each batch's ids."""
@@ -582,20 +697,42 @@ class SqlStore:
         """The page of stored job records matching ``search`` and the number of matches."""
         return self._query(lambda conn: jobsearch.search_jobs(conn, search))
 
-    def trim_jobs(self, *, keep: int, completed_before: float | None, batch: int) -> list[dict[str, Any]]:
+    def trim_jobs(
+        self,
+        *,
+        keep: int,
+        completed_before: float | None,
+        batch: int,
+        fence: Callable[[StoreWriter], None] | None = None,
+    ) -> list[dict[str, Any]]:
         """One short transaction deleting up to ``batch`` of the oldest completed job records
         beyond the newest ``keep`` (or completed before ``completed_before``); the deleted records."""
-        deleted = self.transact(
-            lambda w: retention.trim_jobs_batch(w.conn, keep=keep, completed_before=completed_before, batch=batch)
-        )
+
+        def trim(w: SqlWriter) -> list[dict[str, Any]]:
+            if fence is not None:
+                fence(w)
+            return retention.trim_jobs_batch(w.conn, keep=keep, completed_before=completed_before, batch=batch)
+
+        deleted = self.transact(trim)
         self._checkpoint()
         return deleted
 
-    def trim_activity(self, *, keep: int, epoch_before: float | None, batch: int) -> int:
+    def trim_activity(
+        self,
+        *,
+        keep: int,
+        epoch_before: float | None,
+        batch: int,
+        fence: Callable[[StoreWriter], None] | None = None,
+    ) -> int:
         """Like ``trim_jobs`` for activity records (with their keywords); how many were deleted."""
-        count = self.transact(
-            lambda w: retention.trim_activity_batch(w.conn, keep=keep, epoch_before=epoch_before, batch=batch)
-        )
+
+        def trim(w: SqlWriter) -> int:
+            if fence is not None:
+                fence(w)
+            return retention.trim_activity_batch(w.conn, keep=keep, epoch_before=epoch_before, batch=batch)
+
+        count = self.transact(trim)
         self._checkpoint()
         return count
 
@@ -608,6 +745,25 @@ class SqlStore:
 
     def schema_version(self) -> int:
         return self._query(current_version)
+
+    def announce(self, message: dict[str, Any]) -> None:
+        """Send a message to every conductor's change feed (PostgreSQL; nothing elsewhere)."""
+        if self.dialect != "postgresql":
+            return
+
+        def send(w: SqlWriter) -> None:
+            w.conn.execute(text(feed.notify_statement()), {"payload": jsonutil.dumps_str({**message, "o": self.owner})})
+
+        self.transact(send)
+
+    def watch(
+        self, on_change: Callable[[dict[str, Any]], None], on_connect: Callable[[], None]
+    ) -> feed.ChangeFeed | None:
+        """Follow the other conductors' changes (PostgreSQL; None on SQLite, which has one conductor)."""
+        if self.dialect != "postgresql":
+            return None
+        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return feed.ChangeFeed(dsn, on_change, on_connect)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -93,7 +93,11 @@ jobs = Table(
     Column("started", Float, nullable=True),
     Column("completed", Float, nullable=True),
     Column("doc", Text, nullable=False),
+    #: the conductor that runs (or ran) the job and, while unfinished, until when its claim holds
+    Column("owner", String(128), nullable=True),
+    Column("lease", Float, nullable=True),
     Index("ix_jobs_event_state", "event", "state"),
+    Index("ix_jobs_owner", "owner"),
     Index("ix_jobs_event_completed", "event", "completed"),
     Index("ix_jobs_completed", "completed"),
 )
@@ -143,6 +147,39 @@ fires = Table(
     Column("job_id", String(64), nullable=True),
     Column("reason", Text, nullable=True),
     Column("recorded", Float, nullable=False),
+)
+
+#: the conductors sharing this database: one row each, its heartbeat renewed every few seconds
+conductors = Table(
+    "conductors",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("address", String(255), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("started", Float, nullable=False),
+    Column("heartbeat", Float, nullable=False),
+    Column("instance", String(64), nullable=False),
+)
+
+#: the leader lease (one row, ``name`` "leader"): who holds it, until when, and its epoch, which
+#: grows by one with every change of holder (leader-only writes check it: fencing)
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("expires", Float, nullable=False),
+    Column("acquired", Float, nullable=False),
+)
+
+#: cluster-wide counters with a lifetime (e.g. the jobs launched in one minute: ``max_jobs_per_min``)
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+    Column("expires", Float, nullable=False, index=True),
 )
 
 schema_migrations = Table(
