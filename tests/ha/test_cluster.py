@@ -349,3 +349,25 @@ def test_one_process_per_conductor_id(fleet: Fleet) -> None:
     finally:
         twin.stop()
     assert "Traceback" not in "".join(twin.output)
+
+
+def test_abort_reaches_a_job_whose_conductor_died(fleet: Fleet) -> None:
+    """abort_job through B for a queued job of a conductor that was just killed: the request is
+    stored, so the conductor that adopts the job aborts it instead of running it."""
+    fleet.start(2)
+    leader = fleet.leader()
+    victim = next(s for s in fleet.alive() if s is not leader)
+    api = victim.client()
+    limits = [{"type": "job", "enabled": True, "amount": 1}, {"type": "queue", "enabled": True, "amount": 1}]
+    event = script_event(api, "sleep 60", limits=limits)
+    running = start_job(api, event["id"])
+    queued = start_job(api, event["id"])
+    wait_for("one running, one queued", lambda: api.ok("get_job", {"id": queued})["job"]["state"] == "queued", 10)
+    fleet.kill(victim)
+    survivor = leader.client()
+    survivor.ok("abort_job", {"id": queued})
+    job = wait_job(survivor, queued, 45)
+    assert job["code"] == "abort" and job["description"].startswith("Manually aborted"), job
+    lost = wait_job(survivor, running, 45)
+    assert lost["code"] == "abort" and "conductor stopped unexpectedly" in lost["description"]
+    assert not fleet.sql("SELECT key FROM kv WHERE key LIKE 'abort:%%'")  # the request was used up

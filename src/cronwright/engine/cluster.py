@@ -26,8 +26,9 @@ import socket
 import time
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -38,6 +39,7 @@ from cronwright.logs import fields
 from cronwright.store.base import Lease, NotLeader, Store, StoreError, StoreWriter
 
 log = logging.getLogger("cronwright.cluster")
+T = TypeVar("T")
 
 HEARTBEAT_S = 2.0
 LEADER_LEASE_S = 10.0
@@ -73,6 +75,14 @@ class Cluster:
         self._lock_file: Any = None
         self._lock_conn: Any = None
         self._task: asyncio.Task[None] | None = None
+        #: one thread for the periodic cluster work (heartbeats, leases, adoption, abort requests):
+        #: off the event loop (a database outage may make a call wait), without fanning out over
+        #: the default pool's threads (each costs its own memory arena)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cluster")
+
+    def offload(self, work: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Run a short blocking call on the cluster thread."""
+        return asyncio.get_running_loop().run_in_executor(self._worker, work, *args)
 
     # ---- start and stop
 
@@ -161,6 +171,7 @@ class Cluster:
             self._marker(self.id).unlink()
 
     def close(self) -> None:
+        self._worker.shutdown(wait=False)
         if self._lock_conn is not None:
             with contextlib.suppress(Exception):
                 self._lock_conn.close()
@@ -184,13 +195,13 @@ class Cluster:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             try:
-                await asyncio.to_thread(self._store.heartbeat, self._row(), JOB_LEASE_S)
-                self._peers = await asyncio.to_thread(self.peers_alive)
+                await self.offload(self._store.heartbeat, self._row(), JOB_LEASE_S)
+                self._peers = await self.offload(self.peers_alive)
             except StoreError as exc:
                 log.warning("conductor heartbeat failed: %s", exc)
             lease = None
             try:
-                lease = await asyncio.to_thread(self._store.acquire_leader, self.id, self.epoch, LEADER_LEASE_S)
+                lease = await self.offload(self._store.acquire_leader, self.id, self.epoch, LEADER_LEASE_S)
             except StoreError as exc:
                 log.warning("leader lease renewal failed: %s", exc)
                 if self.leader and time.monotonic() - self._renewed > LEADER_LEASE_S - STEP_DOWN_MARGIN_S:

@@ -107,6 +107,7 @@ class Conductor:
         self.jobs.job_lease_s = JOB_LEASE_S
         self.jobs.leading = lambda: self.cluster.leading
         self.jobs.peers = self.cluster.peers_cached
+        self.jobs.offload = self.cluster.offload
         self.metrics.watch_active_jobs(lambda: self.jobs.active.values())
         self.permits = self.jobs.permits
         self.events = EventService(
@@ -217,8 +218,8 @@ class Conductor:
                 if kind == GROUPS.kind:
                     self.servers.recompute_groups()
             elif kind == "abort":
-                reason = change.get("r")
-                self.jobs.abort(doc_id, reason if isinstance(reason, str) else "Aborted.")
+                if doc_id in self.jobs.active:
+                    self.run_soon(self.jobs.apply_abort_requests(), "abort requests")
             elif kind == "kv" and doc_id == "state":
                 self.state.reload()
                 self.scheduler.wake()
@@ -234,6 +235,12 @@ class Conductor:
             self.state.reload()
         except StoreError as exc:
             log.warning("catching up with the other conductors failed: %s", exc)
+
+    def run_soon(self, coro: Any, name: str) -> None:
+        """Run a coroutine on the event loop; ``stop()`` waits for it."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()

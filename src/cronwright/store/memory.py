@@ -225,6 +225,9 @@ class MemoryWriter:
     def set_kv(self, key: str, value: Any) -> None:
         self._edit("kv")[key] = _dump(value)
 
+    def delete_kv(self, key: str) -> None:
+        self._edit("kv").pop(key, None)
+
     def insert_kv_once(self, key: str, value: Any) -> bool:
         """Insert unless the key exists (False); a refusal does not abandon the transaction."""
         table = self._edit("kv")
@@ -577,6 +580,9 @@ class MemoryStore:
     def get_kv(self, key: str) -> Any | None:
         value = self._tables["kv"].get(key)
         return _load(value) if value is not None else None
+
+    def kv_with_prefix(self, prefix: str) -> dict[str, Any]:
+        return {key: _load(value) for key, value in self._tables["kv"].items() if key.startswith(prefix)}
 
     def search_activity(self, query: ActivityQuery) -> tuple[list[dict[str, Any]], int]:
         def wanted(row: _Activity) -> bool:

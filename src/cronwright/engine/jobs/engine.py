@@ -18,12 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import random
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from cronwright.clock import Clock
@@ -36,7 +33,7 @@ from cronwright.engine.jobs.launch import Launcher, LaunchError
 from cronwright.engine.jobs.limits import count_conditions, daily_count, due_limits, limit_message, local_day
 from cronwright.engine.jobs.logstore import LogStore
 from cronwright.engine.jobs.recovery import adopt_orphans, recover_jobs
-from cronwright.engine.jobs.render import macro_context, render_records
+from cronwright.engine.jobs.renderer import ReportRenderer
 from cronwright.engine.jobs.rules import (
     OUTPUT_PROTECTED,
     RENDERED_KEYS,
@@ -62,6 +59,8 @@ log = logging.getLogger("cronwright.jobs")
 
 #: an aborted job whose run has not ended this long after its kill timeout is finalized anyway
 ABORT_GRACE_S = 10.0
+#: global-state keys of abort requests passed between conductors (``request_abort``)
+ABORT_PREFIX = "abort:"
 #: how often the leader looks for jobs whose conductor's lease on them ran out, seconds
 ADOPT_INTERVAL_S = 2.0
 #: pause between attempts to store a job's ``active`` record while the database refuses it
@@ -113,10 +112,8 @@ class JobEngine:
         self.listeners: dict[str, set[Callable[[str, Any], None]]] = {}
         self._dirty: set[str] = set()
         self._instant: dict[str, set[asyncio.Task[Any]]] = {}
-        #: html output waiting to be rendered, per job, and the task rendering it (``_queue_render``)
-        self._render_pending: dict[str, dict[str, Any]] = {}
-        self._rendering: dict[str, asyncio.Task[Any]] = {}
-        self._renderer: ProcessPoolExecutor | None = None
+        #: renders plugins' markdown/text/html reports in a worker process
+        self.renderer = ReportRenderer(settings.public_url, self.active.get, self._rendered, self._track)
         self._kicked = False
         self._loop_task: asyncio.Task[Any] | None = None
         self._stopping = False
@@ -137,6 +134,8 @@ class JobEngine:
         self.conductor_id = "local"
         self.job_lease_s = 15.0
         self.leading: Callable[[], bool] = lambda: True
+        #: runs the periodic cluster reads off the loop (``Cluster.offload``; a thread of the default pool otherwise)
+        self.offload: Callable[..., Any] = asyncio.to_thread
         #: whether other conductors share the database now (their jobs are listed too)
         self.peers: Callable[[], bool] = lambda: False
         self._next_adoption = 0.0
@@ -193,8 +192,7 @@ class JobEngine:
             await asyncio.wait(self._tasks, timeout=self._settings.child_kill_timeout_s + 10)
         if not self.flush():
             log.error("progress of %d running job(s) could not be stored at shutdown", len(self._dirty))
-        if self._renderer is not None:
-            self._renderer.shutdown(wait=False, cancel_futures=True)
+        self.renderer.shutdown()
 
     async def _tick_forever(self) -> None:
         while True:
@@ -202,9 +200,11 @@ class JobEngine:
             try:
                 self.monitor()
                 self.flush()
-                if self.leading() and time.monotonic() >= self._next_adoption:
+                if time.monotonic() >= self._next_adoption:
                     self._next_adoption = time.monotonic() + ADOPT_INTERVAL_S
-                    await adopt_orphans(self)
+                    if self.leading():
+                        await adopt_orphans(self)
+                    await self.apply_abort_requests()
             except Exception:
                 log.exception("job monitor pass failed")
 
@@ -710,6 +710,30 @@ class JobEngine:
             self.spawn(self.finisher.finish(job, Outcome(code="abort", description=reason, retry_ok=retry_ok)), "abort")
         return True
 
+    # ---- aborts asked for through another conductor (JobService.abort)
+
+    def request_abort(self, job_id: str, reason: str) -> None:
+        """Ask the job's conductor, wherever it runs, to abort it: stored (so a conductor that
+        adopts the job later honours it too) and announced (its conductor acts within moments)."""
+        with self._store.write() as w:
+            w.set_kv(ABORT_PREFIX + job_id, {"reason": reason})
+        self._store.announce({"k": "abort", "id": job_id})
+
+    async def apply_abort_requests(self) -> None:
+        """Abort this conductor's jobs that another conductor was asked to abort; drop requests
+        whose job has ended."""
+        requests = await self.offload(self._store.kv_with_prefix, ABORT_PREFIX)
+        for key, request in requests.items():
+            job_id = key[len(ABORT_PREFIX) :]
+            job = self.active.get(job_id)
+            if job is not None:
+                reason = request.get("reason") if isinstance(request, dict) else None
+                self.abort(job_id, reason if isinstance(reason, str) else "Aborted.")
+            elif (await self.offload(self._store.get_job, job_id) or {}).get("state", "complete") != "complete":
+                continue  # another conductor's job: it acts on the request
+            with self._store.write() as w:
+                w.delete_kv(key)
+
     def _abort_overdue(self, job: dict[str, Any]) -> bool:
         """Finalize an aborted job whose run never ended (a process stuck in the kernel ignores
         SIGKILL): its record must not stay ``active`` forever. True when it was finalized."""
@@ -769,7 +793,7 @@ class JobEngine:
         clean = {k: v for k, v in changes.items() if k not in OUTPUT_PROTECTED and k not in _AT_FINISH}
         rendered = {key: clean.pop(key) for key in RENDERED_KEYS if key in clean}
         if rendered:
-            self._queue_render(job, rendered)
+            self.renderer.queue(job, rendered)
         redraw = not clean.keys().isdisjoint(_REDRAW_KEYS) or (
             "status" in clean and clean["status"] != job.get("status")
         )
@@ -818,64 +842,25 @@ class JobEngine:
         if screened.get("actions") and self.actions is not None and self.actions.collect(job, ["instant"]):
             task = asyncio.get_running_loop().create_task(self.actions.run(job, ["instant"]))
             self._instant.setdefault(job_id, set()).add(task)
-            self._tasks.add(task)
-            task.add_done_callback(self._task_done)
+            self._track(task)
 
-    def _queue_render(self, job: dict[str, Any], records: dict[str, Any]) -> None:
-        """Render a plugin's ``markdown``/``text``/``html`` (engine/jobs/render.py) in the renderer
-        process, one update at a time per job: a hostile report costs that process, never the
-        loop. Updates waiting behind a render are coalesced (the latest wins, as it would replace
-        the job's ``html`` anyway)."""
-        job_id = job["id"]
-        self._render_pending[job_id] = records
-        if job_id not in self._rendering:
-            task = asyncio.get_running_loop().create_task(self._render_lane(job_id))
-            self._rendering[job_id] = task
-            self._tasks.add(task)
-            task.add_done_callback(self._task_done)
-
-    async def _render_lane(self, job_id: str) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while (records := self._render_pending.pop(job_id, None)) is not None:
-                job = self.active.get(job_id)
-                if job is None:
-                    return
-                context = macro_context(job, self._settings.public_url)["job"]
-                try:
-                    records, notes = await loop.run_in_executor(
-                        self._render_pool(), render_records, records, context, self._settings.public_url
-                    )
-                except BrokenProcessPool:
-                    log.error("the html renderer process died; starting a new one")
-                    self._renderer = None
-                    notes, records = ["Job html output could not be rendered (the renderer stopped)."], {}
-                except Exception:
-                    log.exception("rendering the html of job %s failed", job_id)
-                    notes, records = ["Job html output could not be rendered (see the server log)."], {}
-                for note in notes:
-                    self.launcher.note(job, note)
-                if records:
-                    job.update(records)
-                    job["redraw"] = generate_id("")
-                    self.mark_dirty(job_id)
-                    self.notify(job_id, "update", records)
-        finally:
-            self._rendering.pop(job_id, None)
-
-    def _render_pool(self) -> ProcessPoolExecutor:
-        """One worker process renders reports (started on first use): markdown is rendered in pure
-        Python, and a hostile report rendered in this process would hold the interpreter lock and
-        stall every request (``spawn``: never a fork of this threaded process)."""
-        if self._renderer is None:
-            self._renderer = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        return self._renderer
+    def _rendered(self, job: dict[str, Any], records: dict[str, Any], notes: list[str]) -> None:
+        """A report rendered by ``self.renderer`` (engine/jobs/renderer.py): applied to the live job."""
+        for note in notes:
+            self.launcher.note(job, note)
+        if records and job["id"] in self.active:
+            job.update(records)
+            job["redraw"] = generate_id("")
+            self.mark_dirty(job["id"])
+            self.notify(job["id"], "update", records)
 
     async def wait_rendered(self, job_id: str) -> None:
         """Wait until the job's html output is rendered (before its final record)."""
-        task = self._rendering.get(job_id)
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
+        await self.renderer.wait(job_id)
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
 
     async def wait_instant(self, job_id: str) -> None:
         """Wait for the still-running ``instant`` actions of a job (before its final record)."""

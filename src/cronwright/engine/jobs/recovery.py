@@ -64,7 +64,7 @@ async def recover_jobs(engine: JobEngine) -> None:
 
 async def adopt_orphans(engine: JobEngine) -> int:
     """On the leader: adopt jobs whose conductor's lease on them ran out; how many."""
-    jobs = await asyncio.to_thread(engine.store.adopt_orphans, engine.conductor_id, engine.job_lease_s, False)
+    jobs = await engine.offload(engine.store.adopt_orphans, engine.conductor_id, engine.job_lease_s, False)
     jobs = [j for j in jobs if j["id"] not in engine.active]
     await adopt(engine, jobs, own=False)
     return len(jobs)

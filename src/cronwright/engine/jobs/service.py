@@ -227,8 +227,8 @@ class JobService:
         actor = f"API Key: {who.title}" if who.kind == "key" else f"user: {who.username}"
         if job["id"] in self._engine.active:
             self._engine.abort(job["id"], f"Manually aborted by {actor}")
-        else:  # its conductor aborts it (the change feed carries the request)
-            self._store.announce({"k": "abort", "id": job["id"], "r": f"Manually aborted by {actor}"})
+        else:  # another conductor runs it: that one aborts it (engine.request_abort)
+            self._engine.request_abort(job["id"], f"Manually aborted by {actor}")
         self._record("job_abort", who, origin, job)
 
     def delete(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:

@@ -14,11 +14,12 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING, Any
 
 from cronwright import jsonutil
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger("cronwright.feed")
 
@@ -61,6 +62,8 @@ class ChangeFeed:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        import psycopg  # here: a SQLite conductor never loads the driver (about 10 MB)
+
         failures = 0
         while not self._stop.is_set():
             try:

@@ -270,6 +270,9 @@ class SqlWriter:
         if key == "state":
             self._announce("kv", key)
 
+    def delete_kv(self, key: str) -> None:
+        self.conn.execute(delete(tables.kv).where(tables.kv.c.key == key))
+
     def insert_kv_once(self, key: str, value: Any) -> bool:
         try:
             with self.conn.begin_nested():
@@ -551,6 +554,11 @@ class SqlStore:
         kv = tables.kv
         value = self._query(lambda conn: conn.execute(select(kv.c.value).where(kv.c.key == key)).scalar())
         return _loads(value) if value is not None else None
+
+    def kv_with_prefix(self, prefix: str) -> dict[str, Any]:
+        kv = tables.kv
+        query = select(kv.c.key, kv.c.value).where(kv.c.key.startswith(prefix, autoescape=True))
+        return {row.key: _loads(row.value) for row in self._query(lambda conn: list(conn.execute(query)))}
 
     def search_activity(self, query: ActivityQuery) -> tuple[list[dict[str, Any]], int]:
         a, k = tables.activity, tables.activity_keywords
