@@ -307,19 +307,56 @@ def test_database_connections_cut(fleet: Fleet) -> None:
 
 def test_follower_restart_leaves_the_leaders_jobs_alone(fleet: Fleet) -> None:
     """Restarting a follower (clean stop and a new start) never touches the leader's jobs: they
-    finish normally."""
+    finish normally, with every line of their logs (the shared live logs are left alone)."""
     fleet.start(2)
     leader = fleet.leader()
     follower = next(s for s in fleet.alive() if s is not leader)
     api = leader.client()
-    event = script_event(api, "sleep 4; echo finished")
+    event = script_event(api, "echo before; sleep 5; echo after")
     ids = [start_job(api, event["id"]) for _ in range(3)]
     wait_for("the jobs running", lambda: all(api.ok("get_job", {"id": j})["job"]["state"] == "active" for j in ids), 10)
+    wait_for(
+        "their first lines", lambda: all("before" in api.ok("tail_live_job_log", {"id": j})["text"] for j in ids), 10
+    )
     follower.stop()
     fleet.add()
     for job_id in ids:
         job = wait_job(api, job_id, 30)
         assert job["code"] == 0 and job["description"] == "", job
+        log = httpx.get(f"{leader.url}/api/app/get_job_log/v1", params={"id": job_id, "api_key": ADMIN_KEY}).text
+        assert "before" in log and "after" in log, log
+
+
+def test_job_requests_through_any_conductor(fleet: Fleet) -> None:
+    """On a conductor that does not run the job: delete_job and manage_job_tags refuse a running
+    job as its owner does; job_skip_delay, resume_job and flush_event_queue reach the owner."""
+    a, b = fleet.start(2)
+    owner, other = a.client(), b.client()
+    running = script_event(owner, "sleep 30")
+    job_id = start_job(owner, running["id"])
+    wait_for("the job running", lambda: owner.ok("get_job", {"id": job_id})["job"]["state"] == "active", 10)
+    assert other.error("delete_job", {"id": job_id})[1:] == (
+        "job",
+        f"Cannot delete a job that is still active: {job_id}",
+    )
+    assert other.error("manage_job_tags", {"id": job_id, "tags": ["x"]})[1:] == (
+        "job",
+        "Cannot update tags of running job.",
+    )
+    failing = script_event(owner, "exit 3", limits=[{"type": "retry", "enabled": True, "amount": 1, "duration": 3600}])
+    failed = wait_job(owner, start_job(owner, failing["id"]), 20)
+    (retry,) = [j["id"] for j in failed.get("jobs") or [] if j.get("reason") == "retry"]
+    wait_for("the retry's delay", lambda: other.ok("get_job", {"id": retry})["job"]["state"] == "retry_delay", 10)
+    other.ok("job_skip_delay", {"id": retry})
+    assert wait_job(other, retry, 20)["code"] == 3  # it ran now, not in an hour
+    limits = [{"type": "job", "enabled": True, "amount": 1}, {"type": "queue", "enabled": True, "amount": 3}]
+    queued_event = script_event(owner, "sleep 30", limits=limits)
+    first = start_job(owner, queued_event["id"])
+    waiting = [start_job(owner, queued_event["id"]), start_job(other, queued_event["id"])]
+    wait_for("two queued", lambda: all(other.ok("get_job", {"id": j})["job"]["state"] == "queued" for j in waiting), 10)
+    assert other.ok("flush_event_queue", {"id": queued_event["id"]})["count"] == 2
+    wait_for("the queue flushed everywhere", lambda: not [j for j in unfinished(fleet) if j[0] in waiting], 10)
+    assert owner.ok("get_job", {"id": first})["job"]["state"] == "active"
 
 
 def test_key_rate_limit_counts_every_conductor(fleet: Fleet) -> None:
@@ -370,4 +407,4 @@ def test_abort_reaches_a_job_whose_conductor_died(fleet: Fleet) -> None:
     assert job["code"] == "abort" and job["description"].startswith("Manually aborted"), job
     lost = wait_job(survivor, running, 45)
     assert lost["code"] == "abort" and "conductor stopped unexpectedly" in lost["description"]
-    assert not fleet.sql("SELECT key FROM kv WHERE key LIKE 'abort:%%'")  # the request was used up
+    assert not fleet.sql("SELECT key FROM kv WHERE key LIKE 'jobctl:%%'")  # the request was used up

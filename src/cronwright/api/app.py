@@ -156,10 +156,11 @@ async def _internal(request: Request, exc: Exception) -> Response:
 
 def _health(request: Request) -> Response:
     """``GET /health`` (multi-conductor.md §10.1): 200 ``{"code":0,"master":true,"leader":BOOL}`` on
-    a conductor ready to serve (every conductor serves everything), 503 while it starts or stops."""
+    a conductor ready to serve (every conductor serves everything), 503 while it starts or stops
+    or while its last heartbeat could not reach the database."""
     conductor = getattr(request.app.state, "conductor", None)
-    if conductor is None or not conductor.serving:
-        return Response(status_code=503)
+    if conductor is None or not conductor.serving or not conductor.cluster.database_ok:
+        return Response(status_code=503)  # starting, stopping, or its database out of reach
     return json_response(jsonutil.dumps({"code": 0, "master": True, "leader": conductor.leading}))
 
 

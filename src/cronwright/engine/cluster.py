@@ -19,18 +19,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import secrets
 import socket
 import time
-import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from cronwright import __version__
@@ -72,8 +71,9 @@ class Cluster:
         self.on_lead: list[Callable[[Lease], Any]] = []
         self.on_follow: list[Callable[[], Any]] = []
         self._peers = False
+        #: the last heartbeat reached the database (``/health`` answers 503 otherwise)
+        self.database_ok = True
         self._lock_file: Any = None
-        self._lock_conn: Any = None
         self._task: asyncio.Task[None] | None = None
         #: one thread for the periodic cluster work (heartbeats, leases, adoption, abort requests):
         #: off the event loop (a database outage may make a call wait), without fanning out over
@@ -120,29 +120,17 @@ class Cluster:
         self._lock_file = handle
 
     def _claim_pg(self) -> None:
-        engine = getattr(self._store, "engine", None)
-        if engine is None:
-            return
-        key = zlib.crc32(("conductor:" + self.id).encode()) - 2**31
-        conn = engine.connect()
-        try:
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
-            conn.commit()
-        except Exception:
-            conn.close()
-            raise
-        if not got:
-            conn.close()
+        if not self._store.claim_conductor(self.id):
             raise ConfigError(
                 f"Conductor id {self.id!r} is in use by another running conductor on this database; "
                 "start this one with its own --conductor-id."
             )
-        self._lock_conn = conn
 
     def _marker(self, conductor_id: str) -> Path:
         """A file each conductor keeps in its data directory: seeing another's tells that the two
-        share their files (job logs, output files, uploads), as several conductors must (docs/ha.md)."""
-        return self._settings.data_dir / "conductors" / conductor_id.replace("/", "_")
+        share their files (job logs, output files, uploads), as several conductors must (docs/ha.md).
+        Named by a hash of the id, so no id can name another path."""
+        return self._settings.data_dir / "conductors" / hashlib.sha256(conductor_id.encode()).hexdigest()[:32]
 
     def start_sync(self) -> None:
         """First heartbeat and leader attempt, before the engine starts (a single conductor leads at once)."""
@@ -172,10 +160,6 @@ class Cluster:
 
     def close(self) -> None:
         self._worker.shutdown(wait=False)
-        if self._lock_conn is not None:
-            with contextlib.suppress(Exception):
-                self._lock_conn.close()
-            self._lock_conn = None
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
@@ -197,7 +181,9 @@ class Cluster:
             try:
                 await self.offload(self._store.heartbeat, self._row(), JOB_LEASE_S)
                 self._peers = await self.offload(self.peers_alive)
+                self.database_ok = True
             except StoreError as exc:
+                self.database_ok = False
                 log.warning("conductor heartbeat failed: %s", exc)
             lease = None
             try:

@@ -217,9 +217,9 @@ class Conductor:
                 self.catalog.refresh(kind, doc_id)
                 if kind == GROUPS.kind:
                     self.servers.recompute_groups()
-            elif kind == "abort":
+            elif kind == "control":
                 if doc_id in self.jobs.active:
-                    self.run_soon(self.jobs.apply_abort_requests(), "abort requests")
+                    self.run_soon(self.jobs.apply_control_requests(), "job requests")
             elif kind == "kv" and doc_id == "state":
                 self.state.reload()
                 self.scheduler.wake()

@@ -185,6 +185,11 @@ class Store(Protocol):
         owned by ``me`` from an earlier process); their records."""
         ...
 
+    def claim_conductor(self, conductor_id: str) -> bool:
+        """Hold ``conductor_id`` for this process's life; False when another live process holds it
+        (stores without other writers always answer True)."""
+        ...
+
     def heartbeat(self, row: dict[str, Any], job_lease_s: float) -> None:
         """Renew this conductor's row (``id``, ``address``, ``version``, ``started``, ``instance``)
         and the leases of the jobs it owns."""

@@ -57,6 +57,8 @@ Tables = dict[str, dict[Any, Any]]
 Fence = Callable[[StoreWriter], None]
 
 URL = "memory://"
+#: a conductor without a heartbeat for this long is dropped from the list (as sql/cluster.py)
+FORGET_AFTER_S = 3600.0
 LEADER = "leader"
 #: the tables besides one per definition kind (``DEFINITION_KINDS``)
 TABLES = (
@@ -381,6 +383,8 @@ class MemoryWriter:
             raise StoreError(f"unknown conductor fields: {', '.join(sorted(unknown))}")
         merged["started"] = float(merged["started"])
         table[row["id"]] = {column: merged[column] for column in CONDUCTOR_COLUMNS}
+        for gone in [cid for cid, r in table.items() if r["heartbeat"] < now - FORGET_AFTER_S]:
+            del table[gone]  # long gone (killed, never stopped)
         jobs = self._edit("jobs")
         for job_id, job in jobs.items():
             if job.owner == row["id"] and job.state in ACTIVE_JOB_STATES:
@@ -742,6 +746,9 @@ class MemoryStore:
     def conductors(self) -> list[dict[str, Any]]:
         table = self._tables["conductors"]
         return [dict(table[conductor_id]) for conductor_id in sorted(table)]
+
+    def claim_conductor(self, conductor_id: str) -> bool:
+        return True  # one process: nobody else can hold the id
 
     def forget_conductor(self, conductor_id: str) -> None:
         """Drop the conductor's row and end the leases of its unfinished jobs (a clean stop)."""

@@ -282,6 +282,7 @@ async def stream_job_log(ctx: Ctx) -> Response:
         feed.put("complete", job)
 
     async def events() -> AsyncIterator[bytes]:
+        nonlocal remote
         try:
             async for text in _log_backlog(service, job, active, backlog):
                 yield _sse("log", text)
@@ -289,6 +290,12 @@ async def stream_job_log(ctx: Ctx) -> Response:
                 pending = await feed.take(HEARTBEAT_S)
                 if not pending:
                     yield b": keep-alive\n\n"
+                    if active and remote is None and job_id not in engine.active:
+                        # it left this conductor without completing here (adopted by another after
+                        # this one was paused or cut off): follow it from its stored record
+                        engine.listeners.get(job_id, set()).discard(feed.put)
+                        size = await anyio.to_thread.run_sync(engine.logs.size, job_id)
+                        remote = asyncio.create_task(_follow_remote(service, job_id, size, feed))
                     continue
                 for kind, payload in pending:
                     if kind == "log":

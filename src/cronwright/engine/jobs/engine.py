@@ -59,8 +59,8 @@ log = logging.getLogger("cronwright.jobs")
 
 #: an aborted job whose run has not ended this long after its kill timeout is finalized anyway
 ABORT_GRACE_S = 10.0
-#: global-state keys of abort requests passed between conductors (``request_abort``)
-ABORT_PREFIX = "abort:"
+#: global-state keys of requests passed between conductors: ``jobctl:<job id>:<action>`` (``request_control``)
+CONTROL_PREFIX = "jobctl:"
 #: how often the leader looks for jobs whose conductor's lease on them ran out, seconds
 ADOPT_INTERVAL_S = 2.0
 #: pause between attempts to store a job's ``active`` record while the database refuses it
@@ -204,7 +204,9 @@ class JobEngine:
                     self._next_adoption = time.monotonic() + ADOPT_INTERVAL_S
                     if self.leading():
                         await adopt_orphans(self)
-                    await self.apply_abort_requests()
+                    await self.apply_control_requests()
+            except StoreError as exc:  # the database is out of reach: the next pass tries again
+                log.warning("job monitor pass incomplete: %s", exc)
             except Exception:
                 log.exception("job monitor pass failed")
 
@@ -710,29 +712,48 @@ class JobEngine:
             self.spawn(self.finisher.finish(job, Outcome(code="abort", description=reason, retry_ok=retry_ok)), "abort")
         return True
 
-    # ---- aborts asked for through another conductor (JobService.abort)
+    # ---- requests for a job that another conductor runs (JobService: abort, resume, skip delay, flush)
 
-    def request_abort(self, job_id: str, reason: str) -> None:
-        """Ask the job's conductor, wherever it runs, to abort it: stored (so a conductor that
-        adopts the job later honours it too) and announced (its conductor acts within moments)."""
+    def request_control(self, job_id: str, action: str, reason: str = "") -> None:
+        """Ask the job's conductor, wherever it runs, to ``abort``, ``resume``, ``skip_delay`` or
+        ``flush`` (drop from its queue) the job: stored (so a conductor that adopts the job later
+        honours it too, and nothing is lost while the change feed reconnects) and announced (its
+        conductor acts within moments; otherwise on its next pass, ``ADOPT_INTERVAL_S``)."""
         with self._store.write() as w:
-            w.set_kv(ABORT_PREFIX + job_id, {"reason": reason})
-        self._store.announce({"k": "abort", "id": job_id})
+            w.set_kv(f"{CONTROL_PREFIX}{job_id}:{action}", {"reason": reason})
+        self._store.announce({"k": "control", "id": job_id})
 
-    async def apply_abort_requests(self) -> None:
-        """Abort this conductor's jobs that another conductor was asked to abort; drop requests
-        whose job has ended."""
-        requests = await self.offload(self._store.kv_with_prefix, ABORT_PREFIX)
+    async def apply_control_requests(self) -> None:
+        """Carry out the requests for this conductor's jobs; drop those whose job has ended."""
+        requests = await self.offload(self._store.kv_with_prefix, CONTROL_PREFIX)
         for key, request in requests.items():
-            job_id = key[len(ABORT_PREFIX) :]
+            job_id, _, action = key[len(CONTROL_PREFIX) :].partition(":")
             job = self.active.get(job_id)
             if job is not None:
                 reason = request.get("reason") if isinstance(request, dict) else None
-                self.abort(job_id, reason if isinstance(reason, str) else "Aborted.")
+                self._control(job, action, reason if isinstance(reason, str) else "")
             elif (await self.offload(self._store.get_job, job_id) or {}).get("state", "complete") != "complete":
                 continue  # another conductor's job: it acts on the request
             with self._store.write() as w:
                 w.delete_kv(key)
+
+    def _control(self, job: dict[str, Any], action: str, reason: str) -> None:
+        if action == "abort":
+            self.abort(job["id"], reason or "Aborted.")
+        elif action == "resume" and job["state"] == "suspended":
+            if reason:
+                self.launcher.note(job, reason)
+            self.resume(job["id"])
+        elif action == "skip_delay" and job["state"] in ("start_delay", "retry_delay"):
+            self.skip_delay(job)
+        elif action == "flush" and job["state"] == "queued":
+            self._drop_queued([job])
+
+    def skip_delay(self, job: dict[str, Any]) -> None:
+        """Start a delayed job now (``job_skip_delay``)."""
+        job["until"] = self._clock.now()
+        self.persist(job)
+        self.kick()
 
     def _abort_overdue(self, job: dict[str, Any]) -> bool:
         """Finalize an aborted job whose run never ended (a process stuck in the kernel ignores
@@ -915,8 +936,12 @@ class JobEngine:
         return count
 
     def flush_queue(self, event_id: str) -> int:
-        """Remove an event's queued jobs silently (no actions, no records)."""
+        """Remove this conductor's queued jobs of an event silently (no actions, no records)."""
         queued = [j for j in self.active.values() if j["event"] == event_id and j["state"] == "queued"]
+        self._drop_queued(queued)
+        return len(queued)
+
+    def _drop_queued(self, queued: list[dict[str, Any]]) -> None:
         with self._store.write() as w:
             for job in queued:
                 w.delete_job(job["id"])
@@ -925,7 +950,6 @@ class JobEngine:
             for future in self._waiters.pop(job["id"], []):
                 if not future.done():
                     future.cancel()
-        return len(queued)
 
 
 __all__ = ["JobEngine", "LaunchError"]

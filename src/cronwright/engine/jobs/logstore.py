@@ -18,6 +18,7 @@ import os
 import shutil
 import threading
 import zlib
+from collections.abc import Callable
 from io import FileIO
 from pathlib import Path
 from typing import Any, Protocol
@@ -89,12 +90,14 @@ class LogStore:
         finally:
             self._pending_lock.release()
 
-    def adopt_kept(self, running: set[str]) -> int:
-        """At start: a live log of a job that is not running was kept when compressing it failed
-        before the restart; queue it for ``compress_pending``. Returns how many were found."""
+    def adopt_kept(self, finished: Callable[[str], bool]) -> int:
+        """At start: a live log of a finished job was kept when compressing it failed before the
+        restart; queue it for ``compress_pending``. Only logs whose job ``finished`` (its stored
+        record is complete) are touched: other conductors sharing the directory write theirs.
+        Returns how many were found."""
         for path in self.root.glob("*.log"):
             job_id = path.name[: -len(".log")]
-            if job_id not in running:
+            if finished(job_id):
                 self._uncompressed.add(job_id)
         return len(self._uncompressed)
 

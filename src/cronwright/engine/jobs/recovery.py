@@ -58,7 +58,12 @@ async def recover_jobs(engine: JobEngine) -> None:
     """At start: adopt this conductor's own unfinished jobs and every orphan."""
     jobs = await asyncio.to_thread(engine.store.adopt_orphans, engine.conductor_id, engine.job_lease_s, True)
     await adopt(engine, jobs, own=True)
-    if engine.logs.adopt_kept(set(engine.active)):  # logs a full disk left uncompressed
+
+    def finished(job_id: str) -> bool:
+        record = engine.store.get_job(job_id)
+        return record is not None and record.get("state") == "complete"
+
+    if await asyncio.to_thread(engine.logs.adopt_kept, finished):  # logs a full disk left uncompressed
         await asyncio.to_thread(engine.logs.compress_pending)
 
 

@@ -227,15 +227,15 @@ class JobService:
         actor = f"API Key: {who.title}" if who.kind == "key" else f"user: {who.username}"
         if job["id"] in self._engine.active:
             self._engine.abort(job["id"], f"Manually aborted by {actor}")
-        else:  # another conductor runs it: that one aborts it (engine.request_abort)
-            self._engine.request_abort(job["id"], f"Manually aborted by {actor}")
+        else:  # another conductor runs it: that one aborts it (engine.request_control)
+            self._engine.request_control(job["id"], "abort", f"Manually aborted by {actor}")
         self._record("job_abort", who, origin, job)
 
     def delete(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:
         require_params(params, {"id": ID_RE})
         who = authenticate()
         who.require("delete_jobs")
-        live = self._engine.active.get(params["id"])
+        live = self._engine.active.get(params["id"]) or self.remote_live(params["id"])
         if live is not None:
             who.require_scope(live)  # scope first: an out-of-scope caller learns nothing of the job
             raise Conflict("job", f"Cannot delete a job that is still active: {params['id']}")
@@ -284,7 +284,7 @@ class JobService:
             raise api_error_job("Too many properties in params")
         who = authenticate()
         who.require("tag_jobs")
-        live = self._engine.active.get(params["id"])
+        live = self._engine.active.get(params["id"]) or self.remote_live(params["id"])
         if live is not None:
             who.require_scope(live)
             raise Conflict("job", "Cannot update tags of running job.")
@@ -307,6 +307,11 @@ class JobService:
             raise NotFound("event", f"Event not found: {params['id']}")
         who.require_scope(event)
         count = self._engine.flush_queue(event["id"])
+        if self._engine.peers():  # other conductors' queued jobs of the event: each drops its own
+            for job in self._store.unfinished_jobs(exclude_owner=self._engine.conductor_id):
+                if job["event"] == event["id"] and job["state"] == "queued":
+                    self._engine.request_control(job["id"], "flush")
+                    count += 1
         with self._store.write() as w:
             activity.record(
                 w,
@@ -324,28 +329,32 @@ class JobService:
         require_params(params, {"id": ID_RE})
         who = authenticate()
         who.require("run_jobs")
-        job = self._engine.active.get(params["id"])
+        job = self._engine.active.get(params["id"]) or self.remote_live(params["id"])
         if job is None:
             raise NotFound("job", f"Job not found: {params['id']}")
         who.require_scope(job)
         if job["state"] not in ("start_delay", "retry_delay"):
             raise Conflict("job", f"Job is not in a delay state: {params['id']}")
-        job["until"] = self._clock.now()
-        self._engine.persist(job)
-        self._engine.kick()
+        if job["id"] in self._engine.active:
+            self._engine.skip_delay(job)
+        else:  # another conductor runs it
+            self._engine.request_control(job["id"], "skip_delay")
 
     def resume(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:
         require_params(params, {"id": ID_RE})
         who = authenticate()
         who.require("run_jobs")
-        job = self._engine.active.get(params["id"])
+        job = self._engine.active.get(params["id"]) or self.remote_live(params["id"])
         if job is None:
             raise NotFound("job", f"Job not found or is no longer active: {params['id']}")
         who.require_scope(job)
         if job["state"] != "suspended":
             raise Conflict("job", f"Job is not suspended: {params['id']}")
-        self._engine.launcher.note(job, f"Resumed by {who.username}")
-        self._engine.resume(job["id"])
+        if job["id"] in self._engine.active:
+            self._engine.launcher.note(job, f"Resumed by {who.username}")
+            self._engine.resume(job["id"])
+        else:  # another conductor runs it
+            self._engine.request_control(job["id"], "resume", f"Resumed by {who.username}")
         self._record("job_resume", who, origin, job)
 
     def _store_changed(self, job: dict[str, Any], active: bool) -> None:

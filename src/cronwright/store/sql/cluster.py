@@ -10,7 +10,7 @@ the whole database is (``BEGIN IMMEDIATE``), and a second conductor on one file 
 
 from __future__ import annotations
 
-import zlib
+import hashlib
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text, update
@@ -19,6 +19,8 @@ from cronwright.store.base import ACTIVE_JOB_STATES, Lease, NotLeader
 from cronwright.store.sql import tables
 
 LEADER = "leader"
+#: a conductor without a heartbeat for this long is dropped from the list, seconds
+FORGET_AFTER_S = 3600.0
 
 
 def _is_pg(conn: Connection) -> bool:
@@ -31,6 +33,7 @@ def heartbeat(conn: Connection, row: dict[str, Any], now: float, job_lease_s: fl
     changed = conn.execute(update(t).where(t.c.id == row["id"]).values(**row, heartbeat=now)).rowcount
     if not changed:
         conn.execute(insert(t).values(**row, heartbeat=now))
+    conn.execute(delete(t).where(t.c.heartbeat < now - FORGET_AFTER_S))  # long gone (killed, never stopped)
     j = tables.jobs
     conn.execute(
         update(j).where(j.c.owner == row["id"], j.c.state.in_(ACTIVE_JOB_STATES)).values(lease=now + job_lease_s)
@@ -99,12 +102,25 @@ def check_leader(conn: Connection, me: str, epoch: int, now: float) -> None:
         raise NotLeader(f"conductor {me} no longer holds leader epoch {epoch}")
 
 
-def lock_event(conn: Connection, event_id: str) -> None:
+#: the longest a transaction waits for an event's lock before failing (transiently, so retried):
+#: admission holds it for milliseconds, so a longer wait means something is wrong, and the caller
+#: must not hang on it
+LOCK_TIMEOUT = "2s"
+
+
+def advisory_key(purpose: str, name: str) -> int:
+    """A 64-bit PostgreSQL advisory-lock key for ``name`` within ``purpose``: a cryptographic hash,
+    so no caller can choose an id (an event id, say) whose lock collides with another lock."""
+    return int.from_bytes(hashlib.sha256(f"cronwright\0{purpose}\0{name}".encode()).digest()[:8], "big", signed=True)
+
+
+def lock_event(conn: Connection, event_id: str, purpose: str = "event") -> None:
     """Serialize admission decisions on one event until the transaction ends (PostgreSQL: an
-    advisory transaction lock; SQLite holds the database write lock already)."""
+    advisory transaction lock, waited for at most ``LOCK_TIMEOUT``; SQLite holds the database
+    write lock already)."""
     if _is_pg(conn):
-        key = zlib.crc32(("event:" + event_id).encode()) - 2**31
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(purpose, event_id)})
 
 
 def count_jobs(conn: Connection, event_id: str, states: tuple[str, ...], exclude: str | None = None) -> int:

@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -357,7 +357,7 @@ class SqlWriter:
         t = tables.event_state
         query = select(t.c.state).where(t.c.event_id == event_id)
         if self.conn.dialect.name == "postgresql":
-            cluster.lock_event(self.conn, "state:" + event_id)  # also when the row does not exist yet
+            cluster.lock_event(self.conn, event_id, "event state")  # also when the row does not exist yet
         state = self.conn.execute(query).scalar()
         return _loads(state) if state is not None else {}
 
@@ -400,6 +400,7 @@ class SqlStore:
         self.owner: str | None = None
         #: how long a job's claim holds without a renewal (``Cluster`` renews it)
         self.job_lease_s = 30.0
+        self._claim: Connection | None = None  # holds the conductor id's lock (``claim_conductor``)
         self._statements = Statements(engine.dialect.name)
         self._seq = _SeqClock()
         self._outage_until = 0.0  # monotonic time; see OUTAGE_WINDOW_S
@@ -410,12 +411,22 @@ class SqlStore:
 
     @classmethod
     def open(cls, url: str) -> SqlStore:
-        engine = create_sql_engine(url)
+        try:
+            parsed = make_url(normalize_url(url))
+            if parsed.get_backend_name() == "postgresql" and not parsed.database:
+                raise StoreError("Database URL names no database: use postgresql://USER@HOST[:PORT]/DATABASE.")
+            if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+                raise StoreError("Database URL names no SQLite file: use sqlite:////path/to/file.db.")
+            engine = create_sql_engine(url)
+        except StoreError:
+            raise
+        except Exception as exc:  # a malformed URL, an unknown driver, a bad port
+            raise StoreError(f"Invalid database URL: {_first_line(exc)}") from None
         try:
             migrate(engine)
         except SQLAlchemyError as exc:
             engine.dispose()
-            raise StoreError(f"Cannot open database {make_url(normalize_url(url))!r}: {exc}") from exc
+            raise StoreError(f"Cannot open database {make_url(normalize_url(url))!r}: {_first_line(exc)}") from exc
         except BaseException:
             engine.dispose()
             raise
@@ -660,6 +671,25 @@ class SqlStore:
                 adopted.append(doc)
         return adopted
 
+    def claim_conductor(self, conductor_id: str) -> bool:
+        """Hold ``conductor_id`` for this process (PostgreSQL: a session advisory lock on a
+        connection kept open until ``close``); False when another live process holds it."""
+        if self.dialect != "postgresql" or self._claim is not None:
+            return True
+        conn = self.engine.connect()
+        try:
+            key = cluster.advisory_key("conductor", conductor_id)
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+            conn.commit()
+        except SQLAlchemyError as exc:
+            conn.close()
+            raise StoreError(f"Cannot reach the database to claim the conductor id: {brief(exc)}") from exc
+        if not got:
+            conn.close()
+            return False
+        self._claim = conn
+        return True
+
     def heartbeat(self, row: dict[str, Any], job_lease_s: float) -> None:
         self.transact(lambda w: cluster.heartbeat(w.conn, row, time.time(), job_lease_s))
 
@@ -774,12 +804,22 @@ class SqlStore:
         return feed.ChangeFeed(dsn, on_change, on_connect)
 
     def close(self) -> None:
+        if self._claim is not None:
+            with suppress(SQLAlchemyError):
+                self._claim.close()
+            self._claim = None
         self.engine.dispose()
 
 
 #: characters of a database error kept in the log: the driver's message, never a whole statement
 #: (a statement built from a long query can be hundreds of kilobytes; its parameters are user data)
 BRIEF_ERROR_CHARS = 300
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's own message, first line only (no SQL, no link to SQLAlchemy's error pages)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:BRIEF_ERROR_CHARS]
 
 
 def brief(exc: BaseException) -> str:
