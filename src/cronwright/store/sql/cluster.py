@@ -14,6 +14,8 @@ import hashlib
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from cronwright.store.base import ACTIVE_JOB_STATES, Lease, NotLeader
 from cronwright.store.sql import tables
@@ -68,9 +70,19 @@ def acquire_leader(conn: Connection, me: str, epoch: int | None, now: float, ttl
     conductor id is held by one live process at a time, see ``Cluster``). None: another holds it."""
     t = tables.leases
     row = leader_row(conn, lock=True)
-    if row is None:
-        conn.execute(insert(t).values(name=LEADER, holder=me, epoch=1, expires=now + ttl_s, acquired=now))
-        return Lease(1, now + ttl_s, acquired=True)
+    if row is None:  # the first conductor ever; several may start at once: one insert wins
+        dialect_insert = pg_insert if _is_pg(conn) else sqlite_insert
+        created = conn.execute(
+            dialect_insert(t)
+            .values(name=LEADER, holder=me, epoch=1, expires=now + ttl_s, acquired=now)
+            .on_conflict_do_nothing(index_elements=[t.c.name])
+            .returning(t.c.epoch)
+        ).first()
+        if created is not None:
+            return Lease(1, now + ttl_s, acquired=True)
+        row = leader_row(conn, lock=True)
+        if row is None:
+            return None
     if row.holder == me and epoch is not None and row.epoch == epoch and row.expires > now:
         conn.execute(update(t).where(t.c.name == LEADER).values(expires=now + ttl_s))
         return Lease(epoch, now + ttl_s, acquired=False)
