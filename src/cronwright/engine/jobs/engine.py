@@ -34,9 +34,8 @@ from cronwright.engine.jobs.limits import count_conditions, daily_count, due_lim
 from cronwright.engine.jobs.logstore import LogStore
 from cronwright.engine.jobs.recovery import adopt_orphans, recover_jobs
 from cronwright.engine.jobs.renderer import ReportRenderer
+from cronwright.engine.jobs.reports import JobReports
 from cronwright.engine.jobs.rules import (
-    OUTPUT_PROTECTED,
-    RENDERED_KEYS,
     WAITING_STATES,
     first_limit,
     is_enabled,
@@ -66,12 +65,6 @@ ADOPT_INTERVAL_S = 2.0
 #: pause between attempts to store a job's ``active`` record while the database refuses it
 ACTIVATE_RETRY_S = 1.0
 SHUTDOWN_REASON = "Aborted: Cronwright was shut down while the job was running."
-#: the most tags, actions and limits a job may push (each)
-MAX_PUSHED_ITEMS = 1000
-#: job output keys applied only when the job finishes (never by a live update)
-_AT_FINISH = frozenset({"update_event", "delete_event"})
-#: an update with one of these gives the job a new ``redraw`` token (sdk-wire.md §1.9)
-_REDRAW_KEYS = frozenset({"table", "html", "markdown", "text", "perf"})
 
 
 class JobEngine:
@@ -95,10 +88,12 @@ class JobEngine:
         self.launcher.daily_count = self.daily_count
         self.logs = LogStore(settings.data_dir / "logs" / "jobs")
         self.files = FileStore(settings.data_dir)
+        #: what running jobs report (the worker's ``JobUpdates``)
+        self.reports = JobReports(self)
         self.worker = LocalWorker(
             settings.data_dir / "work" / "jobs",
             self.files,
-            self,
+            self.reports,
             base_url=settings.public_url,
             kill_timeout_s=settings.child_kill_timeout_s,
             sample_interval_s=settings.job_sample_interval_s,
@@ -111,9 +106,8 @@ class JobEngine:
         self._waiters: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
         self.listeners: dict[str, set[Callable[[str, Any], None]]] = {}
         self._dirty: set[str] = set()
-        self._instant: dict[str, set[asyncio.Task[Any]]] = {}
         #: renders plugins' markdown/text/html reports in a worker process
-        self.renderer = ReportRenderer(settings.public_url, self.active.get, self._rendered, self._track)
+        self.renderer = ReportRenderer(settings.public_url, self.active.get, self._rendered, self.track)
         self._kicked = False
         self._loop_task: asyncio.Task[Any] | None = None
         self._stopping = False
@@ -775,96 +769,6 @@ class JobEngine:
 
     # ---- runner callbacks (JobUpdates): they never raise into the runner
 
-    def job_started(self, job_id: str, pid: int) -> None:
-        job = self.active.get(job_id)
-        if job is not None:
-            job["pid"] = pid
-            log.debug("job process started", extra=fields(job_id=job_id, event=job.get("event"), pid=pid))
-            self.try_persist(job)  # recorded at once: after a crash, the next start can kill the orphan
-
-    def job_log(self, job_id: str, chunk: bytes) -> None:
-        job = self.active.get(job_id)
-        if job is None:
-            return
-        job["updated"] = self._clock.now()  # alive, even when its output cannot be stored
-        if job_id in self.log_errors:
-            return
-        try:
-            self.logs.append(job_id, chunk)
-        except OSError as exc:
-            self._log_failed(job, exc)
-            return
-        job["log_file_size"] = job.get("log_file_size", 0) + len(chunk)
-        self.notify(job_id, "log", chunk.decode("utf-8", errors="replace"))
-
-    def _log_failed(self, job: dict[str, Any], exc: OSError) -> None:
-        """The job's output can no longer be stored (disk full, ...): end the job, saying why."""
-        reason = f"Job log could not be written: {exc.strerror or 'I/O error'}."
-        log.error("log of job %s could not be written: %s", job["id"], exc)
-        self.log_errors[job["id"]] = reason
-        self.launcher.note(job, reason)
-        self.logs.close(job["id"])
-        self.abort(job["id"], reason, retry_ok=True)
-
-    def job_update(self, job_id: str, changes: dict[str, Any]) -> None:
-        job = self.active.get(job_id)
-        if job is None:
-            return
-        # update_event/delete_event take effect at finish, where they are authorized (Permits.screen_outputs)
-        clean = {k: v for k, v in changes.items() if k not in OUTPUT_PROTECTED and k not in _AT_FINISH}
-        rendered = {key: clean.pop(key) for key in RENDERED_KEYS if key in clean}
-        if rendered:
-            self.renderer.queue(job, rendered)
-        redraw = not clean.keys().isdisjoint(_REDRAW_KEYS) or (
-            "status" in clean and clean["status"] != job.get("status")
-        )
-        job.update(clean)
-        if redraw:
-            job["redraw"] = generate_id("")
-        job["updated"] = self._clock.now()
-        self.mark_dirty(job_id)
-        self.notify(job_id, "update", clean)
-
-    def job_push(self, job_id: str, push: dict[str, list[Any]]) -> None:
-        """Append pushed ``tags``, ``actions`` and ``limits`` (at most ``MAX_PUSHED_ITEMS`` of each on
-        a job; the cap is noted once); actions and limits are validated and authorized by the job's
-        principal first (``Permits.screen_pushed``), refused ones noted. Lists grow in place, so many
-        small pushes cost time linear in their number."""
-        job = self.active.get(job_id)
-        if job is None:
-            return
-        wanted: dict[str, list[Any]] = {}
-        for key in ("tags", "actions", "limits"):
-            items = push.get(key)
-            if not isinstance(items, list):
-                continue
-            room = MAX_PUSHED_ITEMS - len(job.get(key) or [])
-            if len(items) > room:
-                if room > 0:
-                    self.launcher.note(job, f"Pushed {key} beyond {MAX_PUSHED_ITEMS:,} per job are ignored.")
-                items = items[: max(0, room)]
-            if items:
-                wanted[key] = items
-        if not wanted:
-            return
-        screened, notes = self.permits.screen_pushed(job, wanted)
-        for note in notes:
-            self.launcher.note(job, note)
-        screened["tags"] = [t for t in wanted.get("tags", ()) if isinstance(t, str)]
-        for key, items in screened.items():
-            if key == "actions":
-                items = [{**a, "source": "job"} for a in items]
-            current = job.get(key)
-            if not isinstance(current, list):
-                current = job[key] = []
-            current.extend(items)
-        self.mark_dirty(job_id)
-        job["redraw"] = generate_id("")
-        if screened.get("actions") and self.actions is not None and self.actions.collect(job, ["instant"]):
-            task = asyncio.get_running_loop().create_task(self.actions.run(job, ["instant"]))
-            self._instant.setdefault(job_id, set()).add(task)
-            self._track(task)
-
     def _rendered(self, job: dict[str, Any], records: dict[str, Any], notes: list[str]) -> None:
         """A report rendered by ``self.renderer`` (engine/jobs/renderer.py): applied to the live job."""
         for note in notes:
@@ -879,20 +783,14 @@ class JobEngine:
         """Wait until the job's html output is rendered (before its final record)."""
         await self.renderer.wait(job_id)
 
-    def _track(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
     async def wait_instant(self, job_id: str) -> None:
         """Wait for the still-running ``instant`` actions of a job (before its final record)."""
-        tasks = self._instant.pop(job_id, set())
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await self.reports.wait_instant(job_id)
 
-    def job_notice(self, job_id: str, message: str) -> None:
-        job = self.active.get(job_id)
-        if job is not None:
-            self.launcher.note(job, message)
+    def track(self, task: asyncio.Task[Any]) -> None:
+        """Count a task among the engine's (shutdown waits for it; a failure is logged)."""
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
 
     # ---- observers
 
