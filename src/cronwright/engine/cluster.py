@@ -6,7 +6,7 @@
   conductor on the file, whatever its id).
 - **Heartbeat**: every ``HEARTBEAT_S`` the conductor's row in ``conductors`` is renewed, and with
   it the lease on every unfinished job it owns (``JOB_LEASE_S``). A job whose lease ran out is an
-  orphan: the leader adopts it (``JobEngine.adopt_orphans``).
+  orphan: the leader adopts it (``engine/jobs/recovery.py``).
 - **Leader**: one conductor holds the expiring leader lease (``LEADER_LEASE_S``), renewed on every
   heartbeat; each change of holder increases the epoch. Leader-only writes call ``fence(w)`` first
   in their transaction, so a former leader (paused, partitioned, its connection cut) cannot write
@@ -66,8 +66,8 @@ class Cluster:
         self.epoch: int | None = None
         self.leader = False
         self._renewed = 0.0  # monotonic time of the last successful lease renewal
-        #: called (on the event loop) when this conductor starts / stops leading; ``took_over``:
-        #: (previous holder, when its lease ran out) of a take-over, for startup triggers
+        #: called (on the event loop) when this conductor starts / stops leading; the ``Lease``
+        #: tells a take-over's previous holder and when its lease ran out (for startup triggers)
         self.on_lead: list[Callable[[Lease], Any]] = []
         self.on_follow: list[Callable[[], Any]] = []
         self._peers = False
@@ -75,7 +75,7 @@ class Cluster:
         self.database_ok = True
         self._lock_file: Any = None
         self._task: asyncio.Task[None] | None = None
-        #: one thread for the periodic cluster work (heartbeats, leases, adoption, abort requests):
+        #: one thread for the periodic cluster work (heartbeats, leases, adoption, job requests):
         #: off the event loop (a database outage may make a call wait), without fanning out over
         #: the default pool's threads (each costs its own memory arena)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cluster")
