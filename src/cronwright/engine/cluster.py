@@ -66,10 +66,9 @@ class Cluster:
         self.epoch: int | None = None
         self.leader = False
         self._renewed = 0.0  # monotonic time of the last successful lease renewal
-        #: called (on the event loop) when this conductor starts / stops leading; the ``Lease``
-        #: tells a take-over's previous holder and when its lease ran out (for startup triggers)
+        #: called (on the event loop) when this conductor starts leading; the ``Lease`` tells a
+        #: take-over's previous holder and when its lease ran out (for startup triggers)
         self.on_lead: list[Callable[[Lease], Any]] = []
-        self.on_follow: list[Callable[[], Any]] = []
         self._peers = False
         #: the last heartbeat reached the database (``/health`` answers 503 otherwise)
         self.database_ok = True
@@ -217,15 +216,11 @@ class Cluster:
                     log.exception("starting the leader duties failed")
 
     def _set_follower(self, why: str) -> None:
+        """Stop leading (the scheduler and the other leader duties check ``leading``)."""
         if not self.leader:
             return
         self.leader = False
         log.warning("this conductor stopped leading: %s", why, extra=fields(conductor=self.id, epoch=self.epoch))
-        for callback in self.on_follow:
-            try:
-                callback()
-            except Exception:
-                log.exception("stopping the leader duties failed")
 
     # ---- fencing
 
@@ -276,9 +271,4 @@ class Cluster:
 
     def peers_alive(self) -> bool:
         """Whether another conductor has a recent heartbeat (PostgreSQL only)."""
-        if self.dialect != "postgresql":
-            return False
-        now = time.time()
-        return any(
-            r["id"] != self.id and now - float(r["heartbeat"]) < CONDUCTOR_TIMEOUT_S for r in self._store.conductors()
-        )
+        return self.dialect == "postgresql" and bool(self.live_ids() - {self.id})

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from cronwright import jsonutil
 from cronwright.store.base import ACTIVE_JOB_STATES, Lease, NotLeader
 from cronwright.store.sql import tables
 
@@ -145,8 +146,6 @@ def count_jobs(conn: Connection, event_id: str, states: tuple[str, ...], exclude
 
 def job_states(conn: Connection, event_id: str, states: tuple[str, ...]) -> list[dict[str, Any]]:
     """The unfinished jobs of one event in ``states``, with the fields queue order needs."""
-    from cronwright import jsonutil
-
     j = tables.jobs
     rows = conn.execute(select(j.c.doc).where(j.c.event == event_id, j.c.state.in_(states))).scalars()
     return [jsonutil.loads(doc) for doc in rows]
@@ -170,8 +169,6 @@ def adopt_job(
 ) -> dict[str, Any] | None:
     """Claim one orphaned job (the test of ``orphaned_jobs``, applied atomically); its record, or
     None when another conductor claimed it first or it finished."""
-    from cronwright import jsonutil
-
     j = tables.jobs
     claimed = conn.execute(
         update(j).where(j.c.id == job_id, _orphan(me, now, include_own)).values(owner=me, lease=now + lease_s)
@@ -190,29 +187,15 @@ def job_owner(conn: Connection, job_id: str) -> tuple[str | None, float | None]:
 
 def take_count(conn: Connection, name: str, limit: int, now: float, lifetime_s: float) -> bool:
     """Add one to counter ``name`` unless it reached ``limit``; False when it had. The counter
-    starts at 0 and is dropped ``lifetime_s`` after its first use."""
+    starts at 1 with its first use and is dropped ``lifetime_s`` after it. One upsert: the row is
+    created, or incremented while below the limit (the database locks it meanwhile)."""
     t = tables.counters
     conn.execute(delete(t).where(t.c.expires < now - 3600))  # keep the table small
-    row_lock = select(t.c.value).where(t.c.name == name)
-    if _is_pg(conn):
-        row_lock = row_lock.with_for_update()
-    value = conn.execute(row_lock).scalar()
-    if value is None:
-        if _is_pg(conn):
-            inserted = conn.execute(
-                text(
-                    "INSERT INTO counters (name, value, expires) VALUES (:n, 1, :e) "
-                    "ON CONFLICT (name) DO NOTHING RETURNING value"
-                ),
-                {"n": name, "e": now + lifetime_s},
-            ).scalar()
-            if inserted is not None:
-                return True
-            value = conn.execute(select(t.c.value).where(t.c.name == name).with_for_update()).scalar_one()
-        else:
-            conn.execute(insert(t).values(name=name, value=1, expires=now + lifetime_s))
-            return True
-    if value >= limit:
-        return False
-    conn.execute(update(t).where(and_(t.c.name == name)).values(value=t.c.value + 1))
-    return True
+    dialect_insert = pg_insert if _is_pg(conn) else sqlite_insert
+    stmt = (
+        dialect_insert(t)
+        .values(name=name, value=1, expires=now + lifetime_s)
+        .on_conflict_do_update(index_elements=[t.c.name], set_={"value": t.c.value + 1}, where=t.c.value < limit)
+        .returning(t.c.value)
+    )
+    return conn.execute(stmt).first() is not None

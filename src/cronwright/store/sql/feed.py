@@ -14,12 +14,9 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cronwright import jsonutil
-
-if TYPE_CHECKING:
-    import psycopg
 
 log = logging.getLogger("cronwright.feed")
 
@@ -48,9 +45,6 @@ class ChangeFeed:
         self._on_connect = on_connect
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._conn: psycopg.Connection[Any] | None = None
-        #: set once the first LISTEN is in place (tests and start-up wait on it)
-        self.listening = threading.Event()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="change-feed", daemon=True)
@@ -72,7 +66,6 @@ class ChangeFeed:
                     if failures:
                         log.info("change feed reconnected")
                     failures = 0
-                    self.listening.set()
                     self._on_connect()  # catch up on what was announced while not listening
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):

@@ -786,11 +786,12 @@ class SqlStore:
 
     def announce(self, message: dict[str, Any]) -> None:
         """Send a message to every conductor's change feed (PostgreSQL; nothing elsewhere)."""
-        if self.dialect != "postgresql":
+        notify = self._statements.notify
+        if notify is None:  # SQLite: no other conductor to tell
             return
 
         def send(w: SqlWriter) -> None:
-            w.conn.execute(text(feed.notify_statement()), {"payload": jsonutil.dumps_str({**message, "o": self.owner})})
+            w.conn.execute(notify, {"payload": jsonutil.dumps_str({**message, "o": self.owner})})
 
         self.transact(send)
 
