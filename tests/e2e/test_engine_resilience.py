@@ -70,7 +70,7 @@ def test_final_record_is_retried_until_stored(tmp_path: Path) -> None:
                 Origin.internal(),
             )
             job = conductor.jobs.launch({**event, "source": "user", "username": "admin"})[0]
-            final = await asyncio.wait_for(conductor.jobs.wait_for(job["id"]), 15)
+            final = await asyncio.wait_for(conductor.jobs.observers.wait_for(job["id"]), 15)
             assert failures == [0]  # the first attempt was refused
             stored = store.get_job(job["id"])
             assert stored is not None and stored["final"] and stored["code"] == 0 and final["id"] == job["id"]

@@ -30,7 +30,7 @@ from cronwright.config import load_settings
 from cronwright.engine.activity import Origin
 from cronwright.engine.conductor import Conductor
 from cronwright.engine.identity import Identity
-from cronwright.engine.jobs import engine as engine_module
+from cronwright.engine.jobs import dispatch as dispatch_module
 from cronwright.engine.jobs.logstore import LogStore
 from cronwright.store.base import StoreUnavailable
 from cronwright.store.sql.store import UNAVAILABLE, SqlStore
@@ -433,7 +433,7 @@ def test_a_failing_finishing_step_still_stores_a_clean_final_record(tmp_path: Pa
             conductor.jobs.finisher._retry = broken  # type: ignore[method-assign]
             event = _event(conductor, "echo hi")
             job = conductor.jobs.launch({**event, "source": "user", "username": "admin"})[0]
-            final = await asyncio.wait_for(conductor.jobs.wait_for(job["id"]), 30)
+            final = await asyncio.wait_for(conductor.jobs.observers.wait_for(job["id"]), 30)
             stored = conductor.store.get_job(job["id"])
             assert stored is not None and stored["final"] and final["id"] == job["id"]
             assert_clean(stored)
@@ -448,7 +448,7 @@ def test_a_failing_finishing_step_still_stores_a_clean_final_record(tmp_path: Pa
 def test_abort_finalizes_a_job_whose_process_never_goes_away(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An aborted job whose run never reports back (a process stuck in the kernel) is finalized
     anyway once the kill grace period is over, and its final record says so."""
-    monkeypatch.setattr(engine_module, "ABORT_GRACE_S", 1.0)
+    monkeypatch.setattr(dispatch_module, "ABORT_GRACE_S", 1.0)
 
     async def scenario() -> None:
         conductor = _conductor(tmp_path, child_kill_timeout_s=0.5)
@@ -460,11 +460,11 @@ def test_abort_finalizes_a_job_whose_process_never_goes_away(tmp_path: Path, mon
             run = None
             while run is None or run.pid is None:
                 await asyncio.sleep(0.05)
-                run = engine.runs.get(job["id"])
+                run = engine.dispatcher.runs.get(job["id"])
             real_abort = run.abort
             run.abort = lambda reason: None  # type: ignore[method-assign]  # the process ignores us
             assert engine.abort(job["id"], "Stop now.")
-            final = await asyncio.wait_for(engine.wait_for(job["id"]), 30)
+            final = await asyncio.wait_for(engine.observers.wait_for(job["id"]), 30)
             assert final["code"] == "abort" and final["description"].startswith("Stop now."), final
             assert "did not exit" in final["description"]
             stored = conductor.store.get_job(job["id"])

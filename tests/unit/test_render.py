@@ -82,10 +82,14 @@ def assert_safe(fragment: str) -> None:
         for name, value in attrs:
             assert name in allowed and not name.startswith("on"), (tag, name)
             folded = re.sub(r"[\s\x00-\x1f]+", "", value or "").lower()
-            if name != "class":  # a class name is no URL: a code fence may be ```javascript:
-                assert "javascript:" not in folded and "vbscript:" not in folded and "data:" not in folded[:5]
-            if name == "style":
+            if name == "style":  # declarations, no URL: a property may be named ``data`` or ``vbscript``
+                for declaration in folded.split(";"):
+                    css_value = declaration.partition(":")[2]
+                    forbidden = ("url(", "expression(", "javascript:", "vbscript:", "@import")
+                    assert not any(n in css_value for n in forbidden), value
                 assert "url(" not in folded and "expression(" not in folded, value
+            elif name != "class":  # a class name is no URL: a code fence may be ```javascript:
+                assert "javascript:" not in folded and "vbscript:" not in folded and "data:" not in folded[:5]
 
 
 # -- §3.6, every example row ---------------------------------------------------------------------

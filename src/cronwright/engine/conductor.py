@@ -219,7 +219,7 @@ class Conductor:
                     self.servers.recompute_groups()
             elif kind == "control":
                 if doc_id in self.jobs.active:
-                    self.run_soon(self.jobs.apply_control_requests(), "job requests")
+                    self.run_soon(self.jobs.control.apply(), "job requests")
             elif kind == "kv" and doc_id == "state":
                 self.state.reload()
                 self.scheduler.wake()

@@ -277,7 +277,7 @@ async def stream_job_log(ctx: Ctx) -> Response:
     if active and job_id not in engine.active:  # another conductor runs it: follow its files and record
         remote = asyncio.create_task(_follow_remote(service, job_id, backlog or 0, feed))
     elif active:  # subscribed in the same turn as the backlog's size is read: nothing is missed or doubled
-        engine.listeners.setdefault(job_id, set()).add(feed.put)
+        engine.observers.listen(job_id, feed.put)
     else:
         feed.put("complete", job)
 
@@ -293,7 +293,7 @@ async def stream_job_log(ctx: Ctx) -> Response:
                     if active and remote is None and job_id not in engine.active:
                         # it left this conductor without completing here (adopted by another after
                         # this one was paused or cut off): follow it from its stored record
-                        engine.listeners.get(job_id, set()).discard(feed.put)
+                        engine.observers.unlisten(job_id, feed.put)
                         size = await anyio.to_thread.run_sync(engine.logs.size, job_id)
                         remote = asyncio.create_task(_follow_remote(service, job_id, size, feed))
                     continue
@@ -307,7 +307,7 @@ async def stream_job_log(ctx: Ctx) -> Response:
             if remote is not None:
                 remote.cancel()
             elif active:
-                engine.listeners.get(job_id, set()).discard(feed.put)
+                engine.observers.unlisten(job_id, feed.put)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
 

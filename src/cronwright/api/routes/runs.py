@@ -53,7 +53,7 @@ async def run_event(ctx: Ctx) -> dict[str, Any]:
         batch.discard()
         raise Conflict("event", f"Failed to launch job: {exc}") from None
     if ctx.call.suffix == "wait":
-        final = await conductor.jobs.wait_for(jobs[0]["id"])
+        final = await conductor.jobs.observers.wait_for(jobs[0]["id"])
         return {"job": conductor.job_service.with_output(final)}
     body: dict[str, Any] = {"id": jobs[0]["id"]}
     if len(jobs) > 1:

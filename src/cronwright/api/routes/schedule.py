@@ -71,7 +71,7 @@ async def magic(ctx: Ctx) -> dict[str, Any]:
     except LaunchError as exc:
         raise Conflict("event", f"Failed to launch job: {exc}") from None
     if wait:
-        final = await conductor.jobs.wait_for(job["id"])
+        final = await conductor.jobs.observers.wait_for(job["id"])
         return {"job": conductor.job_service.with_output(final)}
     return {
         "description": "Your job has started in the background.",

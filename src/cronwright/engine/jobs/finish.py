@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from cronwright.engine.common import public_reason
 from cronwright.engine.jobs.filestore import FileTooLarge
 from cronwright.engine.jobs.launch import LaunchError
+from cronwright.engine.jobs.limit_watch import has_day_limit
 from cronwright.engine.jobs.limits import count_conditions, local_day
 from cronwright.engine.jobs.rules import (
     JOB_EVENT_REQUESTS,
@@ -246,7 +247,7 @@ class Finisher:
                 w.put_job(job)
             if not job.get("retried") and event is not None:
                 state = w.event_state_for_update(job["event"])
-                if engine.has_day_limit(job):
+                if has_day_limit(job):
                     state = count_conditions(state, completion_conditions(job), local_day(now, engine.zone))
                 state.update(
                     last_job=job["id"],

@@ -89,7 +89,7 @@ async def adopt(engine: JobEngine, jobs: list[dict[str, Any]], *, own: bool) -> 
         elif state == "starting":
             job["state"] = "ready"
             engine.active[job["id"]] = job
-            engine.try_persist(job)  # else stored by the monitor's next flush
+            engine.records.try_persist(job)  # else stored by the monitor's next flush
         else:  # ``finishing`` at once: no monitor pass may judge it meanwhile (e.g. as dead)
             job["state"] = "finishing"
             engine.active[job["id"]] = job

@@ -41,7 +41,7 @@ class JobReports:
         if job is not None:
             job["pid"] = pid
             log.debug("job process started", extra=fields(job_id=job_id, event=job.get("event"), pid=pid))
-            self._engine.try_persist(job)  # recorded at once: after a crash, the next start can kill the orphan
+            self._engine.records.try_persist(job)  # recorded at once: after a crash, the next start can kill the orphan
 
     def job_log(self, job_id: str, chunk: bytes) -> None:
         job = self._engine.active.get(job_id)
@@ -56,7 +56,7 @@ class JobReports:
             self._log_failed(job, exc)
             return
         job["log_file_size"] = job.get("log_file_size", 0) + len(chunk)
-        self._engine.notify(job_id, "log", chunk.decode("utf-8", errors="replace"))
+        self._engine.observers.notify(job_id, "log", chunk.decode("utf-8", errors="replace"))
 
     def _log_failed(self, job: dict[str, Any], exc: OSError) -> None:
         """The job's output can no longer be stored (disk full, ...): end the job, saying why."""
@@ -83,8 +83,8 @@ class JobReports:
         if redraw:
             job["redraw"] = generate_id("")
         job["updated"] = self._engine.clock.now()
-        self._engine.mark_dirty(job_id)
-        self._engine.notify(job_id, "update", clean)
+        self._engine.records.mark_dirty(job_id)
+        self._engine.observers.notify(job_id, "update", clean)
 
     def job_push(self, job_id: str, push: dict[str, list[Any]]) -> None:
         """Append pushed ``tags``, ``actions`` and ``limits`` (at most ``MAX_PUSHED_ITEMS`` of each on
@@ -119,7 +119,7 @@ class JobReports:
             if not isinstance(current, list):
                 current = job[key] = []
             current.extend(items)
-        self._engine.mark_dirty(job_id)
+        self._engine.records.mark_dirty(job_id)
         job["redraw"] = generate_id("")
         if (
             screened.get("actions")
@@ -128,7 +128,7 @@ class JobReports:
         ):
             task = asyncio.get_running_loop().create_task(self._engine.actions.run(job, ["instant"]))
             self._instant.setdefault(job_id, set()).add(task)
-            self._engine.track(task)
+            self._engine.tasks.track(task)
 
     async def wait_instant(self, job_id: str) -> None:
         """Wait for the still-running ``instant`` actions of a job (before its final record)."""

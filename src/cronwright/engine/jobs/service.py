@@ -228,7 +228,7 @@ class JobService:
         if job["id"] in self._engine.active:
             self._engine.abort(job["id"], f"Manually aborted by {actor}")
         else:  # another conductor runs it: that one aborts it (engine.request_control)
-            self._engine.request_control(job["id"], "abort", f"Manually aborted by {actor}")
+            self._engine.control.request(job["id"], "abort", f"Manually aborted by {actor}")
         self._record("job_abort", who, origin, job)
 
     def delete(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:
@@ -310,7 +310,7 @@ class JobService:
         if self._engine.peers():  # other conductors' queued jobs of the event: each drops its own
             for job in self._store.unfinished_jobs(exclude_owner=self._engine.conductor_id):
                 if job["event"] == event["id"] and job["state"] == "queued":
-                    self._engine.request_control(job["id"], "flush")
+                    self._engine.control.request(job["id"], "flush")
                     count += 1
         with self._store.write() as w:
             activity.record(
@@ -338,7 +338,7 @@ class JobService:
         if job["id"] in self._engine.active:
             self._engine.skip_delay(job)
         else:  # another conductor runs it
-            self._engine.request_control(job["id"], "skip_delay")
+            self._engine.control.request(job["id"], "skip_delay")
 
     def resume(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:
         require_params(params, {"id": ID_RE})
@@ -354,12 +354,12 @@ class JobService:
             self._engine.launcher.note(job, f"Resumed by {who.username}")
             self._engine.resume(job["id"])
         else:  # another conductor runs it
-            self._engine.request_control(job["id"], "resume", f"Resumed by {who.username}")
+            self._engine.control.request(job["id"], "resume", f"Resumed by {who.username}")
         self._record("job_resume", who, origin, job)
 
     def _store_changed(self, job: dict[str, Any], active: bool) -> None:
         if active and job["id"] in self._engine.active:
-            self._engine.mark_dirty(job["id"])
+            self._engine.records.mark_dirty(job["id"])
         else:
             with self._store.write() as w:
                 w.edit_job(job)

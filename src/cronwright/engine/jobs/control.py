@@ -1,0 +1,61 @@
+"""Requests for a job that another conductor may run: ``abort``, ``resume``, ``skip_delay`` and
+``flush`` (drop from its queue), sent through any conductor (multi-conductor.md).
+
+A request is stored in global state as ``jobctl:<job id>:<action>`` and announced on the change
+feed. The job's conductor carries it out within moments (the announcement) or on its next pass
+(``ADOPT_INTERVAL_S``, when the announcement was lost); a conductor that adopts the job later
+honours it too. A request whose job has ended is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cronwright.engine.jobs.engine import JobEngine
+
+#: global-state keys of requests passed between conductors
+CONTROL_PREFIX = "jobctl:"
+ACTIONS = ("abort", "resume", "skip_delay", "flush")
+
+
+class JobControl:
+    def __init__(self, engine: JobEngine) -> None:
+        self._engine = engine
+
+    def request(self, job_id: str, action: str, reason: str = "") -> None:
+        """Ask the job's conductor, wherever it runs, to carry out ``action``."""
+        if action not in ACTIONS:
+            raise ValueError(f"unknown job request: {action}")
+        store = self._engine.store
+        with store.write() as w:
+            w.set_kv(f"{CONTROL_PREFIX}{job_id}:{action}", {"reason": reason})
+        store.announce({"k": "control", "id": job_id})
+
+    async def apply(self) -> None:
+        """Carry out the requests for this conductor's jobs; drop those whose job has ended."""
+        engine = self._engine
+        requests = await engine.offload(engine.store.kv_with_prefix, CONTROL_PREFIX)
+        for key, request in requests.items():
+            job_id, _, action = key[len(CONTROL_PREFIX) :].partition(":")
+            job = engine.active.get(job_id)
+            if job is not None:
+                reason = request.get("reason") if isinstance(request, dict) else None
+                self._carry_out(job, action, reason if isinstance(reason, str) else "")
+            elif (await engine.offload(engine.store.get_job, job_id) or {}).get("state", "complete") != "complete":
+                continue  # another conductor's job: it acts on the request
+            with engine.store.write() as w:
+                w.delete_kv(key)
+
+    def _carry_out(self, job: dict[str, Any], action: str, reason: str) -> None:
+        engine = self._engine
+        if action == "abort":
+            engine.abort(job["id"], reason or "Aborted.")
+        elif action == "resume" and job["state"] == "suspended":
+            if reason:
+                engine.launcher.note(job, reason)
+            engine.resume(job["id"])
+        elif action == "skip_delay" and job["state"] in ("start_delay", "retry_delay"):
+            engine.skip_delay(job)
+        elif action == "flush" and job["state"] == "queued":
+            engine.drop_queued([job])
