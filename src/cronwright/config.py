@@ -52,6 +52,9 @@ class Settings:
     session_ttl_s: int = 30 * 86400
     #: how often the local server's load and memory are sampled, seconds
     server_info_interval_s: float = 10.0
+    #: the conductor's own machine is a server that runs jobs; false: only agents run jobs and the
+    #: local machine is not listed as a server
+    local_worker: bool = True
     #: base URL shown in links and printed at start-up; empty = http://host:port
     base_url: str = ""
     #: server log level: ``debug``, ``info``, ``warning``, ``error``, optionally followed by
@@ -169,6 +172,8 @@ def _coerce(name: str, value: Any) -> Any:
             return float(value)
         if kind == "Path":
             return Path(value)
+        if kind == "bool":
+            return _boolean(value)
         if kind == "str":
             if isinstance(value, list):  # TOML arrays of list-like settings (networks, proxies)
                 return ", ".join(str(item) for item in value)
@@ -186,6 +191,20 @@ def _coerce(name: str, value: Any) -> Any:
     except (TypeError, ValueError, json.JSONDecodeError) as exc:
         raise ConfigError(f"Invalid value for setting {name!r}: {value!r}") from exc
     return value
+
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
+def _boolean(value: Any) -> bool:
+    """A TOML boolean, or ``true``/``false``/``1``/``0``/``yes``/``no``/``on``/``off`` (environment)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
+        return _BOOLEANS[value.strip().lower()]
+    raise ValueError(f"not a boolean: {value!r}")
 
 
 def load_settings(

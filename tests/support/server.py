@@ -57,6 +57,7 @@ class Server:
         if self.db_url:
             cmd += ["--db-url", self.db_url]
         cmd += self.args
+        self.url = ""  # a restart (the same port with --port P) announces it again
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env, bufsize=1
         )

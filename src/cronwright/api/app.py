@@ -22,8 +22,9 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
 
 from cronwright import jsonutil
 from cronwright.api import openapi
@@ -164,6 +165,15 @@ def _health(request: Request) -> Response:
     return json_response(jsonutil.dumps({"code": 0, "master": True, "leader": conductor.leading}))
 
 
+async def _agent_socket(ws: WebSocket) -> None:
+    """``ws://HOST:PORT/``: an agent's connection (docs/fleet.md, engine/fleet/hub.py)."""
+    conductor = getattr(ws.app.state, "conductor", None)
+    if conductor is None or not conductor.serving:
+        await ws.close(code=1013)  # try again later: starting or stopping
+        return
+    await conductor.hub.serve(ws)
+
+
 def create_app(
     settings: Settings, conductor: Conductor | None = None, on_ready: Callable[[], None] | None = None
 ) -> Starlette:
@@ -199,6 +209,7 @@ def create_app(
         Route("/", lambda r: json_response(jsonutil.dumps({"code": 0, "name": "Cronwright", "docs": "/api/docs"}))),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/health", _health, methods=["GET", "HEAD"]),
+        WebSocketRoute("/", _agent_socket),
     ]
     observer = Middleware(
         RequestObserver,

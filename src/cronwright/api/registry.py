@@ -161,6 +161,7 @@ READ_ONLY_ENDPOINTS = frozenset(
             "get_web_hook",
             "get_active_servers",
             "get_active_server",
+            "get_server",
             "get_global_state",
             "search_activity",
             "ping",

@@ -141,7 +141,8 @@ def _serve(settings: Settings) -> None:
         proxy_headers=False,  # X-Forwarded-* count only from trusted_proxies (api/request.py), never uvicorn's default
         timeout_graceful_shutdown=10,
         http=guarded_protocol(limits),  # header/body/send timeouts, keep-alive, connection cap
-        ws="none",  # no WebSocket endpoints: upgrade requests are ordinary (refused) requests
+        ws="websockets-sansio",  # the agents' socket at ``/`` (docs/fleet.md); every other path refuses an upgrade
+        ws_max_size=16 * 1024 * 1024,
     )
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -167,6 +168,7 @@ def _announce(settings: Settings, conductor: Any) -> None:
 
 def _add_client_commands() -> None:
     """The commands that talk to a running server over HTTP (docs/cli.md), and ``apikey``."""
+    from cronwright.cli.agent import agent
     from cronwright.cli.events import events
     from cronwright.cli.jobs import jobs
     from cronwright.cli.keys import apikey
@@ -174,6 +176,7 @@ def _add_client_commands() -> None:
 
     for command in (events, jobs, upcoming, status, apikey):
         main.add_command(command)
+    main.add_command(agent)
 
 
 _add_client_commands()

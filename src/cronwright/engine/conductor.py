@@ -27,6 +27,8 @@ from cronwright.engine.cluster import JOB_LEASE_S, Cluster
 from cronwright.engine.datadir import prepare_data_dir
 from cronwright.engine.entities import EntityService, Kind
 from cronwright.engine.events import EventService
+from cronwright.engine.fleet.hub import AgentHub
+from cronwright.engine.fleet.tokens import InstallTokens
 from cronwright.engine.jobs.engine import JobEngine
 from cronwright.engine.jobs.jobfiles import JobFileRemover
 from cronwright.engine.jobs.search import JobSearcher
@@ -100,7 +102,7 @@ class Conductor:
         self.catalog = Catalog(store)
         check_universal(settings, self.catalog)
         self.auth = Authenticator(self.catalog, store, self.clock, settings.session_ttl_s)
-        self.servers = ServerRegistry(self.catalog, self.clock)
+        self.servers = ServerRegistry(self.catalog, self.clock, local_worker=settings.local_worker)
         self.servers.register_local()
         self.jobs = JobEngine(self.catalog, store, self.clock, settings, self.servers, metrics=self.metrics)
         self.jobs.conductor_id = self.cluster.id
@@ -109,6 +111,12 @@ class Conductor:
         self.jobs.peers = self.cluster.peers_cached
         self.jobs.offload = self.cluster.offload
         self.metrics.watch_active_jobs(lambda: self.jobs.active.values())
+        #: the fleet (docs/fleet.md): install tokens, and the agents' sockets the engine dispatches to
+        self.install_tokens = InstallTokens(store, self.clock)
+        self.hub = AgentHub(self.jobs, self.servers, store, self.secret_key, self.conductor_urls)
+        self.jobs.remote_worker = self.hub.worker
+        self.servers.on_remove = self.hub.close_server
+        self.servers.on_groups = self.hub.send_groups
         self.permits = self.jobs.permits
         self.events = EventService(
             self.catalog,
@@ -267,6 +275,16 @@ class Conductor:
                 active_jobs=len(self.jobs.active),
             ),
         )
+
+    def conductor_urls(self) -> list[str]:
+        """The base URLs of the live conductors, this one first (what agents may connect to)."""
+        urls = [self.settings.public_url]
+        try:
+            rows = self.cluster.conductors()
+        except StoreError:
+            return urls
+        urls.extend(r["address"] for r in rows if r["online"] and not r["self"] and r["address"] not in urls)
+        return urls
 
     async def _every(self, interval_s: float, work: Callable[[], Any]) -> None:
         while True:

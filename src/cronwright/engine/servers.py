@@ -1,25 +1,49 @@
-"""Servers: the local machine registered as a target, group membership and live metrics.
+"""Servers: the machines that run jobs: the local machine and the agents that join (docs/fleet.md).
 
 The conductor's own machine is one server (id = host name, lower-cased, non-word characters as
-``_``). Servers with ``autoGroup`` belong to every group whose ``hostname_match`` regular
-expression matches their host name; memberships are recomputed whenever groups change.
-Load and memory figures are sampled in memory only (they are not definitions).
+``_``) unless ``local_worker`` is off. Agents join through the socket hub, which calls
+``connect_agent`` / ``disconnect_agent`` / ``update_info``. Records are stored definitions
+(``servers``); which servers are online, in what order, with what live ``info``, is held in this
+process's memory: the hub of this conductor holds the sockets. (A later change can publish the
+online set through the store; every reader goes through ``connected_servers``/``is_connected``.)
+Revocations live in global state (``server_revoked:<id>``) so every conductor refuses them.
+The pure rules (merge, groups, keywords, field checks) are in ``server_records.py``.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import psutil
 
 from cronwright.clock import Clock
+from cronwright.engine import activity
+from cronwright.engine.activity import Origin
 from cronwright.engine.catalog import Catalog
 from cronwright.engine.identity import Identity
-from cronwright.engine.validation.patterns import RegexTooCostly, compile_user_regex
-from cronwright.errors import CwError
-from cronwright.store.base import DuplicateId
+from cronwright.engine.server_records import (
+    RecentlyOffline,
+    assign_groups,
+    build_keywords,
+    coerce_update,
+    merge_hello,
+    merge_sample,
+    require_visible,
+    updated_record,
+)
+from cronwright.engine.validation import ID_RE, require_params
+from cronwright.errors import BadRequest, CwError, NotFound
+from cronwright.store.base import DuplicateId, StoreError
+
+log = logging.getLogger("cronwright.servers")
+REVOKED_PREFIX = "server_revoked:"
+#: a monitor sample's header keys kept for ``get_server``'s ``data``
+_SAMPLE_KEYS = ("version", "date", "server", "hostname")
 
 
 def local_server_id(hostname: str) -> str:
@@ -36,23 +60,54 @@ def sample_info() -> dict[str, Any]:
     }
 
 
+def _not_found(server_id: str) -> NotFound:
+    return NotFound("notfound", f"Failed to locate server: {server_id}")
+
+
 class ServerRegistry:
-    def __init__(self, catalog: Catalog, clock: Clock, hostname: str | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        clock: Clock,
+        hostname: str | None = None,
+        *,
+        local_worker: bool = True,
+        on_remove: Callable[[str], None] | None = None,
+        on_groups: Callable[[str, list[str]], None] | None = None,
+    ) -> None:
         self._catalog = catalog
         self._clock = clock
         self.hostname = hostname or socket.gethostname()
         self.local_id = local_server_id(self.hostname)
-        self._connected: set[str] = set()
+        self.local_worker = local_worker
+        #: called with the id of an online agent that was deleted: the hub sends ``uninstall`` and
+        #: disconnects it
+        self.on_remove: Callable[[str], None] = on_remove or (lambda server_id: None)
+        #: called when an online agent's groups changed: the hub sends ``update {groups}``
+        self.on_groups: Callable[[str, list[str]], None] = on_groups or (lambda server_id, groups: None)
+        self._lock = threading.RLock()
+        #: online servers in connection order → their current socket id ("" for the local one)
+        self._online: dict[str, str] = {}
         self._info: dict[str, dict[str, Any]] = {}
+        self._samples: dict[str, dict[str, Any]] = {}
+        self._time_codes: dict[str, int] = {}
+        self._offline = RecentlyOffline()
 
-    def register_local(self) -> dict[str, Any]:
-        """Insert or refresh the local server's record and mark it connected."""
+    # ---- the local machine
+
+    def register_local(self) -> dict[str, Any] | None:
+        """Insert or refresh the local server's record and mark it online (nothing with
+        ``local_worker`` off)."""
+        if not self.local_worker:
+            return None
         try:
             doc = self._upsert_local()
         except DuplicateId:  # another conductor on the same database registered it meanwhile
             self._catalog.refresh("servers", self.local_id)
             doc = self._upsert_local()
-        self._connected.add(self.local_id)
+        with self._lock:
+            self._online.pop(self.local_id, None)
+            self._online[self.local_id] = ""
         self.refresh_info()
         return doc
 
@@ -72,8 +127,8 @@ class ServerRegistry:
             **(current or {}),
             "modified": now,
         }
-        if doc.get("autoGroup"):
-            doc["groups"] = self._matching_groups(doc["hostname"])
+        doc = assign_groups(doc, self._groups())
+        doc["keywords"] = build_keywords(doc)
         with self._catalog.transaction() as tx:
             if current is None:
                 tx.insert("servers", doc)
@@ -81,39 +136,150 @@ class ServerRegistry:
                 tx.update("servers", doc, expected_revision=None)
         return doc
 
-    def _matching_groups(self, hostname: str) -> list[str]:
-        matched = []
-        for group in self._catalog["groups"].values():
-            try:
-                if compile_user_regex(group.get("hostname_match")).search(hostname):
-                    matched.append(group["id"])
-            except (CwError, RegexTooCostly):  # an invalid (or too costly) pattern matches nothing
-                continue
-        return matched
-
-    def recompute_groups(self) -> None:
-        """Re-apply every ``autoGroup`` server's memberships after a group change."""
-        changed = []
-        for server in self._catalog["servers"].values():
-            if server.get("autoGroup"):
-                groups = self._matching_groups(str(server.get("hostname") or server["id"]))
-                if groups != server.get("groups"):
-                    changed.append({**server, "groups": groups, "modified": int(self._clock.now())})
-        if changed:
-            with self._catalog.transaction() as tx:
-                for doc in changed:
-                    tx.update("servers", doc, expected_revision=None)
-
     def refresh_info(self) -> None:
-        for server_id in self._connected:
-            self._info[server_id] = sample_info()
+        """Sample the local machine's load and memory (runs on a thread)."""
+        if self.local_worker and self.is_connected(self.local_id) and not self.is_agent(self.local_id):
+            info = sample_info()
+            with self._lock:
+                self._info[self.local_id] = info
+
+    # ---- agents (called by the hub)
+
+    def connect_agent(self, server_id: str, hello: dict[str, Any], ip: str, socket_id: str) -> dict[str, Any]:
+        """Register a joined agent (servers-agents.md §5.2): merge, store, mark online (moved to the
+        end of the connection order), log ``server_add`` and host name / IP changes. Returns the
+        record. Raises ``BadRequest`` for an id that is malformed, the local server's or revoked."""
+        if not isinstance(server_id, str) or not ID_RE.match(server_id) or len(server_id) > 64:
+            raise BadRequest("server", f"Malformed server ID: {str(server_id)[:64]}")
+        if self.local_worker and server_id == self.local_id:
+            raise BadRequest("server", f"Server ID is reserved for the conductor's own server: {server_id}")
+        if self.is_revoked(server_id):
+            raise BadRequest("server", f"Server has been deleted: {server_id}")
+        hello = hello if isinstance(hello, dict) else {}
+        stored = self._catalog.refresh("servers", server_id)
+        now = int(self._clock.now())
+        doc = merge_hello(
+            stored, server_id=server_id, hello=hello, ip=ip, socket_id=socket_id, now=now, groups=self._groups()
+        )
+        label = f"{doc['hostname']} ({doc['ip']})"
+        words = [server_id, doc["hostname"], doc["ip"]]
+        context = {"server": server_id, "hostname": doc["hostname"], "ip": doc["ip"]}
+        try:
+            self._store_connect(stored, doc, now, label, words, context)
+        except DuplicateId:  # another conductor stored it meanwhile: ours is the newer hello
+            self._store_connect(self._catalog.refresh("servers", server_id), doc, now, label, words, context)
+        with self._lock:
+            self._online.pop(server_id, None)
+            self._online[server_id] = doc["socket_id"]
+            self._info[server_id] = doc["info"]
+            self._samples.pop(server_id, None)
+            self._time_codes.pop(server_id, None)
+            self._offline.pop(server_id)
+        return doc
+
+    def _store_connect(
+        self,
+        stored: dict[str, Any] | None,
+        doc: dict[str, Any],
+        now: int,
+        label: str,
+        words: list[str],
+        context: dict[str, Any],
+    ) -> None:
+        with self._catalog.transaction() as tx:
+            if stored is None:
+                tx.insert("servers", doc)
+            else:
+                tx.update("servers", doc, expected_revision=None)
+                for key, name in (("hostname", "hostname"), ("ip", "IP address")):
+                    old = stored.get(key)
+                    if old and old != doc[key]:
+                        text = f"Server {name} has changed: {old} to: {doc[key]}"
+                        activity.record(tx.writer, "warning", epoch=now, description=text, keywords=words, **context)
+            description = f"Server connected to the network: {label}"
+            activity.record(tx.writer, "server_add", epoch=now, description=description, keywords=words, **context)
+
+    def disconnect_agent(self, server_id: str, socket_id: str) -> bool:
+        """Take an agent offline when ``socket_id`` is its current socket (a late close of an old
+        socket does nothing): ``modified`` stored (a deleted server's record removed), the record
+        kept in the recently-offline cache, activity ``server_remove``. True when it went offline."""
+        with self._lock:
+            if not socket_id or self._online.get(server_id) != socket_id:  # the local server's is ""
+                return False
+            del self._online[server_id]
+            info = self._info.pop(server_id, {})
+            self._time_codes.pop(server_id, None)
+        now = int(self._clock.now())
+        current = self._catalog["servers"].get(server_id)
+        try:
+            revoked = self.is_revoked(server_id)
+        except StoreError:
+            revoked = False
+        hostname = str((current or {}).get("hostname") or server_id)
+        ip = str((current or {}).get("ip") or "")
+        context = {"server": server_id, "hostname": hostname, "ip": ip}
+        try:
+            with self._catalog.transaction() as tx:
+                if current is not None and revoked:
+                    tx.delete("servers", server_id)
+                elif current is not None:
+                    tx.update("servers", {**current, "modified": now}, expected_revision=None)
+                activity.record(
+                    tx.writer,
+                    "server_remove",
+                    epoch=now,
+                    description=f"Server disconnected from the network: {hostname} ({ip})",
+                    keywords=[server_id, hostname, ip],
+                    **context,
+                )
+        except StoreError as exc:  # offline all the same; the record keeps its older `modified`
+            log.warning("storing the disconnect of server %s failed: %s", server_id, exc)
+        if current is not None and not revoked:
+            with self._lock:
+                self._offline.put(server_id, {**current, "modified": now, "info": info}, now)
+        else:
+            with self._lock:
+                self._samples.pop(server_id, None)
+        return True
+
+    def update_info(self, server_id: str, sample: dict[str, Any]) -> bool:
+        """Merge a ``monitor`` minute sample into an online agent's live ``info`` (in memory). A
+        second sample in the same clock minute is dropped. True when it was taken. ``sample`` is the
+        ``monitor`` message (``{version, date, server, hostname, data}``) or its ``data`` alone."""
+        if not isinstance(sample, dict):
+            return False
+        inner = sample.get("data")
+        data: dict[str, Any] = inner if isinstance(inner, dict) else sample
+        sample = sample if data is not sample else {}
+        time_code = int(self._clock.now() // 60)
+        with self._lock:
+            if server_id not in self._online or self._time_codes.get(server_id) == time_code:
+                return False
+            self._time_codes[server_id] = time_code
+            self._info[server_id] = merge_sample(self._info.get(server_id, {}), data)
+            doc = self._catalog["servers"].get(server_id) or {}
+            header = {k: sample[k] for k in _SAMPLE_KEYS if isinstance(sample.get(k), (str, int, float))}
+            self._samples[server_id] = {
+                **header,
+                "server": server_id,
+                "ip": doc.get("ip", ""),
+                "groups": doc.get("groups", []),
+                "data": data,
+            }
+        return True
+
+    # ---- who is online
 
     def connected_servers(self) -> list[dict[str, Any]]:
-        """Connected servers with their live ``info``."""
+        """Online servers (the local one and agents) in connection order, with their live ``info``."""
+        with self._lock:
+            order = list(self._online)
+            infos = dict(self._info)
+        servers = self._catalog["servers"]
         return [
-            {**server, "info": self._info.get(server["id"], {})}
-            for server in self._catalog["servers"].values()
-            if server["id"] in self._connected
+            {**doc, "info": infos.get(server_id, doc.get("info") or {})}
+            for server_id in order
+            if (doc := servers.get(server_id)) is not None
         ]
 
     def active_servers(self, who: Identity) -> list[dict[str, Any]]:
@@ -125,4 +291,154 @@ class ServerRegistry:
         ]
 
     def is_connected(self, server_id: str) -> bool:
-        return server_id in self._connected
+        with self._lock:
+            return server_id in self._online
+
+    def is_agent(self, server_id: str) -> bool:
+        """Online and not the local machine (an agent holds a socket; the local server has none)."""
+        with self._lock:
+            return bool(self._online.get(server_id))
+
+    def socket_of(self, server_id: str) -> str | None:
+        """The id of an online agent's current socket (None when offline or the local server)."""
+        with self._lock:
+            socket_id = self._online.get(server_id)
+        return socket_id or None
+
+    # ---- revocation
+
+    def revoke(self, server_id: str) -> None:
+        """Record the server's credential as revoked, for every conductor."""
+        with self._catalog.store.write() as writer:
+            writer.set_kv(REVOKED_PREFIX + server_id, {"revoked": int(self._clock.now())})
+
+    def is_revoked(self, server_id: str) -> bool:
+        return self._catalog.store.get_kv(REVOKED_PREFIX + server_id) is not None
+
+    # ---- groups
+
+    def _groups(self) -> list[dict[str, Any]]:
+        return self._catalog["groups"].values()
+
+    def recompute_groups(self) -> None:
+        """Re-apply §3 to every server after a group change: ``autoGroup`` servers recomputed,
+        manual ones lose deleted groups (an emptied list turns ``autoGroup`` on)."""
+        groups = self._groups()
+        changed = []
+        for server in self._catalog["servers"].values():
+            updated = assign_groups(server, groups)
+            if updated.get("groups") != server.get("groups") or updated.get("autoGroup") != server.get("autoGroup"):
+                updated["keywords"] = build_keywords(updated)
+                changed.append({**updated, "modified": int(self._clock.now())})
+        if changed:
+            with self._catalog.transaction() as tx:
+                for doc in changed:
+                    tx.update("servers", doc, expected_revision=None)
+            for doc in changed:
+                if self.is_agent(doc["id"]):
+                    self.on_groups(doc["id"], doc["groups"])
+
+    # ---- the server APIs (servers-agents.md §9)
+
+    def find(self, server_id: str) -> tuple[dict[str, Any], bool] | None:
+        """(record, online): the online record with live ``info``, else the recently-offline one,
+        else the stored one (re-read, another conductor may have written it); None when unknown."""
+        with self._lock:
+            online = server_id in self._online
+            info = self._info.get(server_id)
+            recent = self._offline.get(server_id, self._clock.now())
+        if online:
+            doc = self._catalog["servers"].get(server_id)
+            if doc is not None:
+                return {**doc, "info": info if info is not None else doc.get("info") or {}}, True
+        if recent is not None and server_id in self._catalog["servers"]:
+            return recent, False
+        stored = self._catalog.refresh("servers", server_id)
+        return (stored, False) if stored is not None else None
+
+    def get_server(self, params: dict[str, Any], who: Identity) -> dict[str, Any]:
+        require_params(params, {"id": ID_RE})
+        found = self.find(params["id"])
+        if found is None:
+            raise _not_found(params["id"])
+        server, online = found
+        require_visible(who, server)
+        with self._lock:
+            data = self._samples.get(server["id"], {})
+        return {"server": server, "data": data, "online": online}
+
+    def update_server(self, params: dict[str, Any], who: Identity, origin: Origin) -> dict[str, Any]:
+        """Apply ``UPDATABLE_KEYS`` (coerced) to a server's record; online servers see it at once."""
+        require_params(params, {"id": ID_RE})
+        who.require("update_servers")
+        changes = coerce_update(params)
+        server_id = params["id"]
+        if self.find(server_id) is None:
+            raise _not_found(server_id)
+        current = self._catalog["servers"].get(server_id)
+        if current is None:
+            raise _not_found(server_id)
+        now = int(self._clock.now())
+        merged = updated_record(current, changes, who=who, groups=self._groups(), now=now)
+        hostname = str(current.get("hostname") or server_id)
+        try:
+            with self._catalog.transaction() as tx:
+                tx.update("servers", merged, expected_revision=None)
+                activity.record(
+                    tx.writer,
+                    "server_update",
+                    epoch=now,
+                    description=str(merged.get("title") or hostname),
+                    who=who,
+                    origin=origin,
+                    keywords=[server_id, hostname],
+                    server=server_id,
+                    hostname=hostname,
+                    updates=changes,
+                )
+        except StoreError as exc:
+            raise CwError("server", f"Failed to update server: {exc}") from None
+        with self._lock:
+            self._offline.pop(server_id)
+        if merged.get("groups") != current.get("groups") and self.is_agent(server_id):
+            self.on_groups(server_id, list(merged.get("groups") or []))
+        return {}
+
+    def delete_server(self, params: dict[str, Any], who: Identity, origin: Origin) -> dict[str, Any]:
+        """Revoke a server's credential; an online agent is told to uninstall (``on_remove``), an
+        offline one's record is deleted."""
+        require_params(params, {"id": ID_RE})
+        who.require_admin()
+        server_id = params["id"]
+        if self.local_worker and server_id == self.local_id:
+            raise BadRequest(
+                "server", "The conductor's own server cannot be deleted (set local_worker = false instead)."
+            )
+        online = self.is_agent(server_id)
+        current = self._catalog["servers"].get(server_id) if online else self._catalog.refresh("servers", server_id)
+        if current is None:
+            raise _not_found(server_id)
+        hostname = str(current.get("hostname") or server_id)
+        now = int(self._clock.now())
+        self.revoke(server_id)
+        with self._catalog.transaction() as tx:
+            if not online:
+                tx.delete("servers", server_id)
+            activity.record(
+                tx.writer,
+                "server_delete",
+                epoch=now,
+                description=str(current.get("title") or hostname),
+                who=who,
+                origin=origin,
+                keywords=[server_id, hostname],
+                server=server_id,
+                hostname=hostname,
+            )
+        with self._lock:
+            self._offline.pop(server_id)
+            if not online:
+                self._samples.pop(server_id, None)
+        if online:
+            self.on_remove(server_id)
+        return {}

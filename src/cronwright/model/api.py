@@ -312,6 +312,27 @@ class ServerResult(Envelope):
     server: d.Server
 
 
+class ServerDetail(Envelope):
+    server: d.Server
+    data: dict[str, Any] = Field(description="The last minute sample (`{}` without one).")
+    online: bool = Field(description="Whether the server is connected now.")
+
+
+class ServerUpdate(Request):
+    id: str = Field(description="`^[a-z0-9_]+$`")
+    title: str | None = None
+    icon: str | None = None
+    enabled: bool | str | None = Field(None, description='Also `"true"`/`"1"`/`"false"`/`"0"`.')
+    groups: list[str] | None = Field(None, description="Group ids; send `autoGroup: false` with them.")
+    autoGroup: bool | str | None = Field(None, description="`true`: groups computed from the host name.")
+    maxJobs: int | None = Field(None, ge=0, description="Jobs at once on this server; 0 = no limit.")
+    userData: dict[str, Any] | None = Field(None, description="Sent to every job on the server as `serverData`.")
+
+
+class ServerDelete(IdRequest):
+    history: bool | None = Field(None, description="Accepted; the record is deleted either way.")
+
+
 class Conductor(BaseModel):
     id: str = Field(description="The conductor's id (`--conductor-id`; default host name, plus `:port` on PostgreSQL).")
     address: str = Field(description="Its base URL.")

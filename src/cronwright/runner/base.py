@@ -109,6 +109,8 @@ class RunResult:
     mem: Stats = field(default_factory=Stats)
     #: meta-log lines (warnings about malformed records etc.), in order
     notices: list[str] = field(default_factory=list)
+    #: output files already in storage (records): what a remote agent uploaded for the job
+    stored: list[dict[str, Any]] = field(default_factory=list)
 
 
 class RunSink(Protocol):

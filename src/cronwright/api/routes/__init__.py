@@ -6,7 +6,7 @@ from cronwright.api.registry import Endpoint
 
 
 def all_endpoints() -> list[Endpoint]:
-    from cronwright.api.routes import entities, events, files, jobs, runs, schedule, system, users
+    from cronwright.api.routes import entities, events, files, jobs, runs, satellite, schedule, servers, system, users
 
     endpoints: list[Endpoint] = []
     for router in (
@@ -17,8 +17,10 @@ def all_endpoints() -> list[Endpoint]:
         files.router,
         *entities.ROUTERS,
         entities.test_router,
+        servers.router,
         system.router,
         users.router,
+        satellite.router,
     ):
         endpoints.extend(router.endpoints)
     return endpoints

@@ -1,4 +1,4 @@
-"""Health, servers, global state and the activity log."""
+"""Health, global state and the activity log."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Any
 from cronwright.api.registry import Ctx, EndpointSet
 from cronwright.engine.activity import parse_activity_filter, public_row
 from cronwright.engine.common import int_param, sort_dir_param
-from cronwright.engine.validation import ID_RE, require_params
-from cronwright.errors import CwError, NotFound, api_error
+from cronwright.errors import CwError, api_error
 from cronwright.model import api as m
 from cronwright.store.base import ActivityQuery
 
@@ -36,31 +35,6 @@ def get_conductors(ctx: Ctx) -> dict[str, Any]:
     ctx.authenticate()
     rows = ctx.conductor.cluster.conductors()
     return {"rows": rows, "list": {"length": len(rows)}}
-
-
-@router.endpoint("get_active_servers", style="read", summary="List connected servers", response=m.ServerList)
-def get_active_servers(ctx: Ctx) -> dict[str, Any]:
-    """Connected servers (the conductor's own machine in the embedded setup) with live load and
-    memory figures; group-limited callers see servers of their groups only."""
-    rows = ctx.conductor.servers.active_servers(ctx.authenticate())
-    return {"rows": rows, "list": {"length": len(rows)}}
-
-
-@router.endpoint(
-    "get_active_server",
-    style="read",
-    summary="Get one connected server",
-    request=m.IdRequest,
-    response=m.ServerResult,
-)
-def get_active_server(ctx: Ctx) -> dict[str, Any]:
-    """One connected server; `notfound` when it is unknown or not connected."""
-    require_params(ctx.params, {"id": ID_RE})
-    who = ctx.authenticate()
-    for server in ctx.conductor.servers.active_servers(who):
-        if server["id"] == ctx.params["id"]:
-            return {"server": server}
-    raise NotFound("notfound", f"Failed to locate server: {ctx.params['id']}")
 
 
 @router.endpoint("get_global_state", style="read", summary="Get the global state", response=m.StateResult)

@@ -121,19 +121,36 @@ class Dispatcher:
     async def _run(self, job: dict[str, Any]) -> None:
         """``active``: spawn the process on the worker and finish with its result."""
         engine = self._engine
-        job_id = job["id"]
         plugin = engine.catalog["plugins"].get(job.get("plugin"))
         if not engine.servers.is_connected(job["server"]):
             outcome = Outcome(code="abort", description="Chosen server is no longer connected.", retry_ok=True)
             await engine.finisher.finish(job, outcome)
             return
+        worker = engine.worker_for(job["server"])
+        if worker is not engine.worker:
+            job["remote"] = False  # on an agent (``remote`` turns true once it has the job)
         if not await self._record_active(job):
             return  # aborted while the database refused the record
         try:
-            run = engine.worker.prepare(job, plugin)
+            run = worker.prepare(job, plugin)
         except OSError as exc:
             await engine.finisher.finish(job, Outcome(code=1, description=f"Setup Error: {exc}"))
             return
+        await self._supervise(job, run)
+
+    def reattach(self, job: dict[str, Any]) -> bool:
+        """Take over a job that runs on an agent (after a restart or an adoption): its run ends
+        with the agent's final report, or by the dead-job rule when the agent never reports.
+        False when this conductor has no agents' hub."""
+        remote = self._engine.remote_worker
+        if remote is None:
+            return False
+        self._engine.tasks.spawn(self._guarded(job, lambda j: self._supervise(j, remote.attach(j))), f"job {job['id']}")
+        return True
+
+    async def _supervise(self, job: dict[str, Any], run: JobRun | Any) -> None:
+        engine = self._engine
+        job_id = job["id"]
         self.runs[job_id] = run
         if job.get("abort_reason"):
             run.abort(job["abort_reason"])

@@ -56,6 +56,7 @@ from cronwright.store.base import ACTIVE_JOB_STATES, LostJob, Store, StoreError,
 
 if TYPE_CHECKING:
     from cronwright.engine.actions.runner import ActionRunner
+    from cronwright.engine.fleet.remote import RemoteWorker
 
 log = logging.getLogger("cronwright.jobs")
 
@@ -105,6 +106,8 @@ class JobEngine:
             sample_interval_s=settings.job_sample_interval_s,
             upper_case_params=settings.job_param_env == "all",
         )
+        #: runs jobs on agents (engine/fleet/remote.py; set by the conductor), None without a hub
+        self.remote_worker: RemoteWorker | None = None
         self.dispatcher = Dispatcher(self)
         self.finisher = Finisher(self)
         self.limit_watch = LimitWatch(self)
@@ -161,6 +164,12 @@ class JobEngine:
     def local_server_id(self) -> str:
         return self._servers.local_id
 
+    def worker_for(self, server_id: str) -> Any:
+        """The local worker for this machine, the remote worker for an agent's server."""
+        if server_id == self._servers.local_id or self.remote_worker is None:
+            return self.worker
+        return self.remote_worker
+
     @property
     def stopping(self) -> bool:
         """The engine is shutting down (live streams end without a final update)."""
@@ -181,7 +190,8 @@ class JobEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
         for job_id in list(self.dispatcher.runs):
-            self.abort(job_id, SHUTDOWN_REASON, retry_ok=True)
+            if "remote" not in self.active.get(job_id, {}):  # an agent's job runs on: reattached at the next start
+                self.abort(job_id, SHUTDOWN_REASON, retry_ok=True)
         for job in list(self.active.values()):
             if job["state"] == "starting":
                 self.abort(job["id"], SHUTDOWN_REASON, retry_ok=True)

@@ -195,6 +195,40 @@ class FileStore:
             self.delete_key(key)
             raise
 
+    def job_output_batch(self, job_id: str) -> UploadBatch:
+        """Where a remote agent's output files of a job go: ``files/jobs/<job id>/<R>/…``."""
+        return UploadBatch(self, f"jobs/{clean_filename(job_id)}")
+
+    def job_outputs(self, job_id: str, claimed: Any = None) -> list[dict[str, Any]]:
+        """Records of the files stored under ``files/jobs/<job id>/`` (what a remote agent
+        uploaded), oldest first. ``claimed`` (the agent's own records) only lends a stored file its
+        original ``filename``; a claim about any other path counts for nothing."""
+        folder = self.data_dir / "files" / "jobs" / clean_filename(job_id)
+        names = {}
+        for entry in claimed if isinstance(claimed, list) else []:
+            if (
+                isinstance(entry, dict)
+                and isinstance(entry.get("path"), str)
+                and isinstance(entry.get("filename"), str)
+            ):
+                names[entry["path"]] = clean_filename(entry["filename"])
+        found = []
+        try:
+            segments = sorted(folder.iterdir())
+        except OSError:
+            return []
+        for segment in segments:
+            if not segment.is_dir() or segment.is_symlink():
+                continue
+            for path in sorted(segment.iterdir()):
+                info = path.lstat()
+                if not stat.S_ISREG(info.st_mode):
+                    continue
+                key = f"files/jobs/{folder.name}/{segment.name}/{path.name}"
+                found.append((info.st_mtime, key, info.st_size, names.get(key) or path.name))
+        found.sort()
+        return [self.record(key, size, name, mtime, job=job_id) for mtime, key, size, name in found]
+
     def input_batch(self, owner: str) -> UploadBatch:
         """Where the files of one run request go: ``files/<owner>/<R>/…``."""
         return UploadBatch(self, owner_segment(owner))

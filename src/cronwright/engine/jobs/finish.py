@@ -56,6 +56,8 @@ class Outcome:
     cpu: dict[str, float] | None = None
     mem: dict[str, float] | None = None
     retry_ok: bool = False
+    #: output files already in storage (uploaded by a remote agent), listed before ``files``
+    stored: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_result(cls, result: RunResult, *, retry_ok: bool) -> Outcome:
@@ -68,6 +70,7 @@ class Outcome:
             cpu=result.cpu.as_dict() if result.cpu.count else None,
             mem=result.mem.as_dict() if result.mem.count else None,
             retry_ok=retry_ok,
+            stored=result.stored,
         )
 
 
@@ -172,7 +175,7 @@ class Finisher:
         stored, error = await asyncio.to_thread(self._store_outputs, job, outputs)
         if error:
             code, description, stored = "upload", error, []
-        job["files"] = stored
+        job["files"] = [*outcome.stored, *stored]
         now = engine.clock.now()
         started = job.get("started") or now
         job.update(completed=now, elapsed=round(max(0.0, now - started), 3), complete=True, progress=1.0)

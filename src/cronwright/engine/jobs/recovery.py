@@ -5,7 +5,9 @@ orphan is adopted by exactly one conductor, and a live conductor's jobs are neve
 
 - Waiting jobs (``start_delay``, ``retry_delay``, ``ready``, ``queued``) stay as they were and run.
 - ``starting`` jobs never had a process: they go back to ``ready``.
-- ``active``/``finishing`` jobs had a process this conductor can no longer supervise (its pipes
+- ``active`` jobs on an agent (``remote`` on the record) run on there: they are taken over and
+  their run ends with the agent's final report (or by the dead-job rule).
+- other ``active``/``finishing`` jobs had a process this conductor can no longer supervise (its pipes
   died with the old process). A leftover process tree is killed (it is identified by pid and
   process start time, so an unrelated process that reused the pid is left alone), and the job ends
   as aborted with a description that says so; a ``retry`` limit relaunches it. A graceful stop
@@ -90,6 +92,13 @@ async def adopt(engine: JobEngine, jobs: list[dict[str, Any]], *, own: bool) -> 
             job["state"] = "ready"
             engine.active[job["id"]] = job
             engine.records.try_persist(job)  # else stored by the monitor's next flush
+        elif "remote" in job and state == "active" and engine.remote_worker is not None:
+            # it runs on an agent, which keeps it running: take it over (the dead-job clock restarts)
+            job.update(remote=False, updated=engine.clock.now())
+            engine.active[job["id"]] = job
+            engine.launcher.note(job, "Resuming management of job after a restart of its conductor.")
+            engine.records.try_persist(job)
+            engine.dispatcher.reattach(job)
         else:  # ``finishing`` at once: no monitor pass may judge it meanwhile (e.g. as dead)
             job["state"] = "finishing"
             engine.active[job["id"]] = job

@@ -1,0 +1,45 @@
+"""``cronwright agent token create``: an install token that enrols servers (docs/fleet.md).
+
+Through the API (``get_satellite_token``; an API key with ``add_servers``). The token is printed once,
+with the command to run on each new server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from cronwright.cli.common import Remote, remote_command
+from cronwright.cli.output import print_json
+
+
+@click.group("token")
+def agent_token() -> None:
+    """Install tokens that enrol servers."""
+
+
+@agent_token.command("create")
+@click.option("--expires", type=click.IntRange(60, 366 * 86400), default=86400, show_default=True, help="Seconds.")
+@click.option("--title", help="Title of the servers it enrols.")
+@click.option("--group", "groups", multiple=True, help="Put the servers in this group (repeatable).")
+@click.option("--disabled", is_flag=True, help="Enrol the servers disabled (no jobs until enabled).")
+@remote_command
+def agent_token_create(
+    remote: Remote, expires: int, title: str | None, groups: tuple[str, ...], disabled: bool
+) -> None:
+    """Create an install token (reusable until it expires) and print it once."""
+    params: dict[str, Any] = {"expires": expires}
+    if title:
+        params["title"] = title
+    if groups:
+        params["groups"] = list(groups)
+    if disabled:
+        params["enabled"] = False
+    body = remote.client.call("get_satellite_token", params)
+    if remote.as_json:
+        print_json(body)
+        return
+    click.echo(f"Install token (shown only now; valid for {expires} s): {body['token']}")
+    click.echo("On each new server:")
+    click.echo(f"  pip install cronwright && cronwright agent --conductor {body['base_url']} --token {body['token']}")

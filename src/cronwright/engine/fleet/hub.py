@@ -1,0 +1,399 @@
+"""The agents' sockets on this conductor (servers-agents.md §5, §6, §8.1; docs/fleet.md).
+
+An agent connects to ``/`` over a WebSocket and says ``hello``; the hub answers a nonce, checks the
+``join`` token (the server's token, ``sha256_hex(id + secret_key)``, or the xySat secret-key answer
+``sha256_hex(nonce + secret_key)``), refuses revoked and duplicate servers, registers the server
+(``ServerRegistry.connect_agent``) and answers ``joined`` with the conductors, the server's groups and
+the event plugins. From then on it pings every 5 s, dispatches jobs (``launch_job``, ``abort_job``),
+and feeds the agent's reports to the job engine through the same ``JobReports`` the local worker
+uses: ``jobs`` (progress, cpu/mem, the heartbeat that keeps a job from the dead-job rule),
+``job_log`` (appended once, by ``offset``), ``job_meta``; the final report ends the job's run.
+
+Trust: an agent acts only for the jobs assigned to its server; a report about any other job is
+ignored. Its reports get the same screening as a plugin's output. No token is ever logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from cronwright.agent import protocol as p
+from cronwright.engine import activity
+from cronwright.engine.fleet.remote import RemoteRun, RemoteWorker, result_of
+from cronwright.errors import CwError
+from cronwright.ids import generate_id
+from cronwright.logs import fields
+from cronwright.store.base import StoreError
+
+if TYPE_CHECKING:
+    from cronwright.engine.jobs.engine import JobEngine
+    from cronwright.engine.servers import ServerRegistry
+    from cronwright.store.base import Store
+
+log = logging.getLogger("cronwright.fleet")
+
+#: how long a finishing job waits for log bytes its agent sent before the final report
+LOG_WAIT_S = 5.0
+#: the largest frame accepted from an agent (a ``jobs`` report of many jobs, a log batch)
+MAX_FRAME_BYTES = 8 * 1024 * 1024
+#: report keys that are not plugin output (handled here, or never taken from an agent)
+_REPORT_SKIP = frozenset({*p.REPORT_DROPPED_KEYS, "id", "state", "push", "pid", "complete", "remote", "updated"})
+
+
+class AgentSocket:
+    """One joined agent connection."""
+
+    def __init__(self, ws: WebSocket, server_id: str, hostname: str, ip: str) -> None:
+        self.ws = ws
+        self.server_id = server_id
+        self.hostname = hostname
+        self.ip = ip
+        self.socket_id = generate_id("ws")
+        self.last_echo = time.monotonic()
+        self.send_lock = asyncio.Lock()
+        self.closed = False
+
+    async def send(self, cmd: str, data: dict[str, Any]) -> bool:
+        if self.closed:
+            return False
+        try:
+            async with self.send_lock:
+                await self.ws.send_text(p.encode(cmd, data))
+        except Exception:  # the socket went away: the receive loop notices and cleans up
+            self.closed = True
+            return False
+        return True
+
+
+class AgentHub:
+    def __init__(
+        self,
+        engine: JobEngine,
+        servers: ServerRegistry,
+        store: Store,
+        secret_key: str,
+        masters: Any,
+    ) -> None:
+        self._engine = engine
+        self._servers = servers
+        self._store = store
+        self._secret = secret_key
+        #: the base URLs of the conductors an agent may connect to (``masterData``)
+        self._masters = masters
+        self.sockets: dict[str, AgentSocket] = {}
+        #: job id → its run on an agent (resolved by the agent's final report)
+        self.runs: dict[str, RemoteRun] = {}
+        self.worker = RemoteWorker(self)
+        self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ---- the engine's side (RemoteRun)
+
+    def launch(self, run: RemoteRun) -> bool:
+        """Send ``launch_job`` to the job's agent; False when it is not connected."""
+        job = run.job
+        sock = self.sockets.get(str(job.get("server")))
+        if sock is None or sock.closed:
+            return False
+        self.runs[job["id"]] = run
+        job["remote"] = True
+        server = next((s for s in self._servers.connected_servers() if s["id"] == sock.server_id), {})
+        details = {
+            "input": job.get("input") or {},
+            "serverData": server.get("userData") or {},
+            "versions": {"xysat": ((server.get("info") or {}).get("satellite"))},
+        }
+        plugin = self._engine.catalog["plugins"].get(job.get("plugin")) or {}
+        script = "(File)" if plugin.get("script") else ""  # the agent runs its synced copy of the plugin
+        payload = {"job": {**job, "script": script}, "details": details, "sec": {}}
+        asyncio.get_running_loop().create_task(self._send_or_fail(sock, run, payload))
+        return True
+
+    async def _send_or_fail(self, sock: AgentSocket, run: RemoteRun, payload: dict[str, Any]) -> None:
+        if not await sock.send(p.LAUNCH_JOB, payload):
+            self.runs.pop(run.job["id"], None)
+            run.resolve(result_of({"code": "abort", "description": "Chosen server is no longer connected."}, []))
+
+    def send_abort(self, job: dict[str, Any], reason: str) -> bool:
+        """Tell the job's agent to abort it; False when the agent is not connected."""
+        sock = self.sockets.get(str(job.get("server")))
+        if sock is None or sock.closed:
+            self.runs.pop(job["id"], None)
+            return False
+        job["updated"] = self._engine.clock.now()
+        asyncio.get_running_loop().create_task(sock.send(p.ABORT_JOB, {"id": job["id"], "reason": reason}))
+        return True
+
+    # ---- the socket
+
+    async def serve(self, ws: WebSocket) -> None:
+        """The WebSocket endpoint: handshake, then frames until the socket closes."""
+        self._loop = asyncio.get_running_loop()
+        await ws.accept()
+        ip = ws.client.host if ws.client else ""
+        sock: AgentSocket | None = None
+        pinger: asyncio.Task[None] | None = None
+        try:
+            async with asyncio.timeout(p.AUTH_TIMEOUT_S):
+                sock = await self._handshake(ws, ip)
+            if sock is None:
+                return
+            pinger = asyncio.get_running_loop().create_task(self._ping(sock))
+            while True:
+                text = await ws.receive_text()
+                if len(text) > MAX_FRAME_BYTES:
+                    continue
+                frame = p.decode(text)
+                if frame is not None:
+                    self._on_frame(sock, *frame)
+        except (WebSocketDisconnect, TimeoutError, RuntimeError):
+            pass
+        except Exception:
+            log.exception("agent socket failed")
+        finally:
+            if pinger is not None:
+                pinger.cancel()
+            if sock is not None:
+                await self._disconnected(sock)
+            if ws.application_state != WebSocketState.DISCONNECTED:
+                with contextlib.suppress(Exception):
+                    await ws.close()
+
+    async def _handshake(self, ws: WebSocket, ip: str) -> AgentSocket | None:
+        hello: dict[str, Any] | None = None
+        nonce = secrets.token_hex(32)
+        while True:
+            text = await ws.receive_text()
+            frame = p.decode(text) if len(text) <= MAX_FRAME_BYTES else None
+            if frame is None:
+                continue
+            cmd, data = frame
+            if cmd == p.HELLO and hello is None:
+                server_id = data.get("id")
+                hostname = p.normalize_hostname(data.get("hostname"))
+                if not isinstance(server_id, str) or not p.valid_id(server_id):
+                    await self._refuse(
+                        ws,
+                        "Unknown server: agents enrol with an install token (GET /api/app/satellite/config?t=TOKEN).",
+                    )
+                    return None
+                current = self.sockets.get(server_id)
+                if current is not None and current.hostname != hostname:
+                    text = f"Server with duplicate ID attempting to connect to the network: {server_id} ({hostname})"
+                    self._activity("warning", text)
+                    await self._refuse(ws, text)
+                    return None
+                hello = {**data, "hostname": hostname}
+                await ws.send_text(p.encode(p.HELLO, {"nonce": nonce, "id": server_id}))
+            elif cmd == p.JOIN and hello is not None:
+                server_id = hello["id"]
+                token = data.get("token")
+                ok = p.same_secret(token, p.server_token(server_id, self._secret)) or p.same_secret(
+                    token, p.sha256_hex(nonce + self._secret)
+                )
+                if not ok or self._servers.is_revoked(server_id):
+                    self._activity(
+                        "warning", f"Server authentication failure (mismatched secret keys): {hello['hostname']} ({ip})"
+                    )
+                    await self._refuse(ws, "Invalid authentication token.")
+                    return None
+                return await self._join(ws, hello, ip)
+
+    async def _refuse(self, ws: WebSocket, description: str) -> None:
+        with contextlib.suppress(Exception):
+            await ws.send_text(p.encode(p.AUTH_FAILURE, {"description": description}))
+            await ws.close()
+
+    async def _join(self, ws: WebSocket, hello: dict[str, Any], ip: str) -> AgentSocket:
+        server_id = hello["id"]
+        sock = AgentSocket(ws, server_id, hello["hostname"], ip)
+        previous = self.sockets.pop(server_id, None)
+        if previous is not None:  # the same server again (a reconnect race): the new socket wins
+            previous.closed = True
+            with contextlib.suppress(Exception):
+                await previous.ws.close()
+        try:
+            record = await asyncio.to_thread(self._servers.connect_agent, server_id, hello, ip, sock.socket_id)
+        except CwError as exc:  # e.g. the id of the conductor's own server
+            await self._refuse(ws, exc.description)
+            raise WebSocketDisconnect() from None
+        self.sockets[server_id] = sock
+        plugins = [dict(plugin) for plugin in self._engine.catalog["plugins"].values() if plugin.get("type") == "event"]
+        await sock.send(
+            p.JOINED,
+            {
+                "config": {"child_kill_timeout": self._engine.settings.child_kill_timeout_s},
+                "masterData": {"masters": list(self._masters())},
+                "groups": record.get("groups") or [],
+                "plugins": plugins,
+                "commands": [],
+                "numServers": len(self.sockets) + 1,
+                "features": {"api_finish_job": True},
+            },
+        )
+        log.info("agent joined", extra=fields(server=server_id, hostname=sock.hostname, ip=ip))
+        for job in self._engine.active.values():  # its jobs carry on (a reconnect within the dead-job timeout)
+            if job.get("server") == server_id and job["state"] == "active":
+                job["remote"] = True
+                self._engine.launcher.note(job, f"Reconnected to remote server: {sock.hostname} ({ip})")
+        return sock
+
+    async def _ping(self, sock: AgentSocket) -> None:
+        while not sock.closed:
+            await asyncio.sleep(p.PING_FREQ_S)
+            if time.monotonic() - sock.last_echo > p.PING_TIMEOUT_S:
+                log.warning("agent %s stopped answering; closing its socket", sock.server_id)
+                sock.closed = True
+                with contextlib.suppress(Exception):
+                    await sock.ws.close()
+                return
+            await sock.send(p.ECHO, {"id": sock.socket_id, "last_ping_ms": int(time.time() * 1000)})
+
+    async def _disconnected(self, sock: AgentSocket) -> None:
+        sock.closed = True
+        if self.sockets.get(sock.server_id) is not sock:
+            return  # replaced by a newer socket of the same server
+        del self.sockets[sock.server_id]
+        try:
+            await asyncio.to_thread(self._servers.disconnect_agent, sock.server_id, sock.socket_id)
+        except Exception:  # e.g. the database: the server is offline here all the same
+            log.exception("recording the disconnect of server %s failed", sock.server_id)
+        log.info("agent disconnected", extra=fields(server=sock.server_id, hostname=sock.hostname))
+        for job in self._engine.active.values():  # they stay active; the dead-job rule ends them if it stays away
+            if job.get("server") == sock.server_id and job.get("remote"):
+                job["remote"] = False
+                self._engine.launcher.note(job, f"Lost connection to remote server: {sock.hostname} ({sock.ip})")
+
+    def _soon(self, work: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        """Run ``work()`` on the event loop, from the loop or from a thread (registry callbacks)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(lambda: loop.create_task(work()))
+
+    def send_groups(self, server_id: str, groups: list[str]) -> None:
+        """An online agent's groups changed: tell it (``update {groups}``)."""
+        sock = self.sockets.get(server_id)
+        if sock is not None:
+            self._soon(lambda: sock.send(p.UPDATE, {"groups": list(groups)}))
+
+    def close_server(self, server_id: str) -> None:
+        """Disconnect a server's agent (revoked or deleted): ``uninstall``, then close."""
+        sock = self.sockets.get(server_id)
+        if sock is None:
+            return
+
+        async def uninstall() -> None:
+            await sock.send(p.UNINSTALL, {})
+            sock.closed = True
+            with contextlib.suppress(Exception):
+                await sock.ws.close()
+
+        self._soon(uninstall)
+
+    # ---- frames from a joined agent
+
+    def _on_frame(self, sock: AgentSocket, cmd: str, data: dict[str, Any]) -> None:
+        if cmd == p.ECHOBACK:
+            sock.last_echo = time.monotonic()
+        elif cmd == p.JOBS:
+            sock.last_echo = time.monotonic()
+            for job_id, report in data.items():
+                if isinstance(report, dict):
+                    self._on_report(sock, job_id, report)
+        elif cmd == p.JOB_LOG:
+            self._on_log(sock, data)
+        elif cmd == p.JOB_META:
+            job = self._own_job(sock, data.get("id"))
+            if job is not None and isinstance(data.get("text"), str):
+                self._engine.reports.job_notice(job["id"], data["text"][:4096])
+        elif cmd == p.MONITOR:
+            sample = data.get("data")
+            if isinstance(sample, dict):
+                self._servers.update_info(sock.server_id, sample)
+        elif cmd in p.NOTICES:
+            description = data.get("description")
+            if isinstance(description, str):
+                self._activity(cmd, description[:4096], server=sock.server_id, hostname=sock.hostname, ip=sock.ip)
+
+    def _own_job(self, sock: AgentSocket, job_id: Any) -> dict[str, Any] | None:
+        """The active job ``job_id`` when it is assigned to this agent's server, else None."""
+        job = self._engine.active.get(job_id) if isinstance(job_id, str) else None
+        if job is None or job.get("server") != sock.server_id:
+            return None
+        return job
+
+    def _on_report(self, sock: AgentSocket, job_id: str, report: dict[str, Any]) -> None:
+        job = self._own_job(sock, job_id)
+        if job is None or job["state"] not in ("active", "finishing"):
+            return
+        reports = self._engine.reports
+        job["remote"] = True
+        pid = report.get("pid")
+        if isinstance(pid, int) and not isinstance(pid, bool) and pid != job.get("pid"):
+            reports.job_started(job_id, pid)
+        push = report.get("push")
+        if isinstance(push, dict):
+            reports.job_push(job_id, push)
+        changes = {k: v for k, v in report.items() if k not in _REPORT_SKIP and job.get(k) != v}
+        reports.job_update(job_id, changes)  # also the heartbeat: ``updated`` is now
+        if report.get("state") == "complete":
+            asyncio.get_running_loop().create_task(self.finish(sock.server_id, job_id, report, None))
+
+    def _on_log(self, sock: AgentSocket, data: dict[str, Any]) -> None:
+        job = self._own_job(sock, data.get("id"))
+        text = data.get("text")
+        if job is None or not isinstance(text, str) or job["state"] not in ("active", "finishing"):
+            return
+        chunk = text.encode("utf-8", "surrogateescape")
+        offset = data.get("offset")
+        if isinstance(offset, int) and not isinstance(offset, bool) and offset >= 0:
+            held = int(job.get("log_file_size") or 0)
+            if offset + len(chunk) <= held:
+                return  # already appended (a replay after a reconnect)
+            if offset < held:
+                chunk = chunk[held - offset :]
+        if chunk:
+            self._engine.reports.job_log(job["id"], chunk)
+
+    # ---- the final report (``finish_job`` or a ``jobs`` report of a complete job)
+
+    async def finish(self, server_id: str, job_id: str, report: dict[str, Any], log_size: int | None) -> bool:
+        """End the job's run with the agent's final report; False when this conductor does not
+        run ``job_id`` on ``server_id`` (another server's job, or not active here)."""
+        job = self._engine.active.get(job_id)
+        if job is None or job.get("server") != server_id:
+            return False
+        run = self.runs.get(job_id)
+        if run is None or run.done:
+            return run is not None
+        if log_size is not None:  # the agent sent its last log bytes on the socket before this call
+            deadline = time.monotonic() + LOG_WAIT_S
+            while int(job.get("log_file_size") or 0) < log_size and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+        stored = await asyncio.to_thread(self._engine.files.job_outputs, job_id, report.get("files"))
+        if run.abort_reason and report.get("code") in (None, 0, "abort"):
+            report = {**report, "code": "abort", "description": run.abort_reason}
+        self.runs.pop(job_id, None)
+        run.resolve(result_of(report, stored))
+        return True
+
+    def _activity(self, action: str, description: str, **context: Any) -> None:
+        try:
+            with self._store.write() as w:
+                activity.record(w, action, epoch=self._engine.clock.now(), description=description, **context)
+        except StoreError as exc:
+            log.warning("activity %s not recorded: %s", action, exc)
+
+    def stop(self) -> None:
+        self._stopping = True
+        for sock in list(self.sockets.values()):
+            sock.closed = True

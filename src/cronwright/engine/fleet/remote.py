@@ -1,0 +1,100 @@
+"""The remote worker: runs a job on an agent through the hub, behind the same interface as the
+local worker (``prepare(job, plugin) → run``; ``await run.wait()`` gives the ``RunResult``;
+``run.abort(reason)`` stops it), so the job engine dispatches to either alike.
+
+The agent's final report (``finish_job``, or a ``jobs`` report with ``state: "complete"``) becomes the
+run's result. Output files were uploaded before it (``upload_job_file``), into
+``files/jobs/<job id>/``: the result lists what is stored there, never what the agent claims.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from cronwright.runner import RunResult
+from cronwright.runner.base import Stats
+
+if TYPE_CHECKING:
+    from cronwright.engine.fleet.hub import AgentHub
+
+#: the final report's keys that are not plugin output
+_REPORT_KEYS = frozenset({"code", "description", "data", "files", "cpu", "mem", "state", "complete", "progress"})
+
+
+class RemoteRun:
+    def __init__(self, hub: AgentHub, job: dict[str, Any]) -> None:
+        self._hub = hub
+        self.job = job
+        self._result: asyncio.Future[RunResult] = asyncio.get_running_loop().create_future()
+        self.abort_reason: str | None = None
+        #: a job the agent already runs (reattached after a restart): nothing to launch
+        self.attached = False
+
+    async def wait(self) -> RunResult:
+        if self.attached:
+            self._hub.runs[self.job["id"]] = self
+        elif not self._result.done() and not self._hub.launch(self):
+            self.resolve(RunResult(code="abort", description="Chosen server is no longer connected."))
+        return await self._result
+
+    def abort(self, reason: str) -> None:
+        """Ask the agent to kill the job; when it is offline, the job ends here at once."""
+        self.abort_reason = reason
+        if not self._hub.send_abort(self.job, reason):
+            self.resolve(RunResult(code="abort", description=reason))
+
+    def resolve(self, result: RunResult) -> None:
+        if not self._result.done():
+            self._result.set_result(result)
+
+    @property
+    def done(self) -> bool:
+        return self._result.done()
+
+
+class RemoteWorker:
+    def __init__(self, hub: AgentHub) -> None:
+        self._hub = hub
+
+    def prepare(self, job: dict[str, Any], plugin: dict[str, Any] | None) -> RemoteRun:
+        return RemoteRun(self._hub, job)
+
+    def attach(self, job: dict[str, Any]) -> RemoteRun:
+        """The run of a job its agent already runs (reattached after a restart or an adoption)."""
+        run = RemoteRun(self._hub, job)
+        run.attached = True
+        return run
+
+
+def result_of(report: dict[str, Any], stored: list[dict[str, Any]]) -> RunResult:
+    """The run's result from an agent's final job report and the files stored for the job."""
+    code = report.get("code", 0)
+    if not isinstance(code, (int, float, str)) or isinstance(code, bool):
+        code = 1 if code else 0
+    description = report.get("description")
+    data = report.get("data")
+    fields = {k: v for k, v in report.items() if k not in _REPORT_KEYS}
+    return RunResult(
+        code=code,
+        description=description if isinstance(description, str) else "",
+        fields=fields,
+        data=data if isinstance(data, dict) else {},
+        cpu=_stats(report.get("cpu")),
+        mem=_stats(report.get("mem")),
+        stored=stored,
+    )
+
+
+def _stats(value: Any) -> Stats:
+    if not isinstance(value, dict):
+        return Stats()
+    figures: dict[str, Any] = {}
+    for key in ("min", "max", "total", "current"):
+        number = value.get(key)
+        if isinstance(number, (int, float)) and not isinstance(number, bool):
+            figures[key] = float(number)
+    count = value.get("count")
+    if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+        figures["count"] = count
+    return Stats(**figures) if "count" in figures else Stats()
