@@ -15,10 +15,11 @@ from tests.agent_program.fake_conductor import FakeConductor, wait_until
 
 
 class AgentProcess:
-    def __init__(self, args: list[str], log_path: Path) -> None:
+    def __init__(self, args: list[str], log_path: Path, extra_env: dict[str, str] | None = None) -> None:
         self.log_path = log_path
         env = {k: v for k, v in os.environ.items() if not k.startswith("CRONWRIGHT_")}
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(extra_env or {})
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "cronwright", "agent", *args],
@@ -58,11 +59,12 @@ def conductor() -> Iterator[FakeConductor]:
 
 @pytest.fixture
 def start_agent(tmp_path: Path) -> Iterator[StartAgent]:
-    """Starts ``cronwright agent`` subprocesses (killed at the end if still running)."""
+    """Starts ``cronwright agent`` subprocesses (killed at the end if still running); ``env`` adds
+    environment variables."""
     agents: list[AgentProcess] = []
 
-    def start(*args: str) -> AgentProcess:
-        agent = AgentProcess(list(args), tmp_path / f"agent-{len(agents)}.log")
+    def start(*args: str, env: dict[str, str] | None = None) -> AgentProcess:
+        agent = AgentProcess(list(args), tmp_path / f"agent-{len(agents)}.log", env)
         agents.append(agent)
         return agent
 

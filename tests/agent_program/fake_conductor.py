@@ -115,6 +115,11 @@ class FakeConductor:
         with self.lock:
             return [data for _, kind, data in self.frames if kind == cmd]
 
+    def sent_on(self, cmd: str) -> list[tuple[int, dict[str, Any]]]:
+        """``(connection number, data)`` of every ``cmd`` frame received."""
+        with self.lock:
+            return [(number, data) for number, kind, data in self.frames if kind == cmd]
+
     def log_text(self, job_id: str) -> str:
         with self.lock:
             return bytes(self.logs.get(job_id, JobLog()).held).decode("utf-8", "replace")

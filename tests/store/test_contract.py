@@ -354,6 +354,26 @@ def test_job_ownership_and_adoption(store: Store) -> None:
     assert store.conductors() == []
 
 
+def test_one_job_adopted_or_handed_over(store: Store) -> None:
+    """``adopt_job`` claims one job only when it is free or already ours; ``transfer_job`` hands a
+    job from its owner to another conductor (an agent's job follows the agent's socket)."""
+    owned_by(store, "c1")
+    with store.write() as w:
+        w.put_job({"id": "j1", "event": "e", "state": "active", "started": 1.0})
+        w.put_job({"id": "j2", "event": "e", "state": "complete", "started": 2.0})
+    assert store.adopt_job("j1", "c2", 60.0) is None  # c1's lease holds
+    assert store.adopt_job("j2", "c2", 60.0) is None and store.adopt_job("nope", "c2", 60.0) is None
+    assert not store.transfer_job("j1", "c3", "c2", 60.0)  # c3 does not hold it
+    assert not store.transfer_job("j2", "c1", "c2", 60.0)  # finished
+    assert store.transfer_job("j1", "c1", "c2", 60.0)
+    assert store.job_owner("j1")[0] == "c2"
+    assert (store.adopt_job("j1", "c2", 60.0) or {}).get("id") == "j1"  # its own now
+    assert store.adopt_job("j1", "c1", 60.0) is None
+    owned_by(store, "c1")
+    with pytest.raises(LostJob), store.write() as w:
+        w.put_job({"id": "j1", "event": "e", "state": "active", "progress": 0.5})
+
+
 def test_leader_lease(store: Store) -> None:
     """One conductor leads at a time; it renews its epoch, fences writes with ``check_leader``,
     and a release or an expiry lets another take over with the next epoch."""

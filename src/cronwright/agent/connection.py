@@ -29,8 +29,8 @@ from cronwright.agent import protocol
 from cronwright.agent.config import AgentConfig, save_config
 from cronwright.agent.jobs import JobManager, SessionLost
 from cronwright.agent.plugins import PluginCache
-from cronwright.agent.reports import report_loop
-from cronwright.agent.sysinfo import host_info
+from cronwright.agent.reports import MONITOR_INTERVAL_S, monitor_loop, report_loop
+from cronwright.agent.sysinfo import MinuteSampler, host_info
 from cronwright.agent.transfer import Credential
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ class Connector:
         plugins: PluginCache,
         on_uninstall: Callable[[], None],
         echo_timeout_s: float = protocol.AGENT_PING_TIMEOUT_S,
+        monitor_interval_s: float = MONITOR_INTERVAL_S,
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
@@ -121,6 +122,8 @@ class Connector:
         self.plugins = plugins
         self.on_uninstall = on_uninstall
         self.echo_timeout_s = echo_timeout_s
+        self.monitor_interval_s = monitor_interval_s
+        self._sampler = MinuteSampler()
         self._rng = rng or random.Random()
         self._redirect: str | None = None
         self._joined = False
@@ -214,13 +217,24 @@ class Connector:
         log.info("joined conductor %s as server %s (%s)", url, self.config.server_id, self.hostname)
         session = _Session(ws, url)
         self.manager.attach(session)
-        reporter = asyncio.get_running_loop().create_task(report_loop(self.manager, session))
+        loop = asyncio.get_running_loop()
+        reporter = loop.create_task(report_loop(self.manager, session))
+        monitor = loop.create_task(
+            monitor_loop(
+                session,
+                self._sampler,
+                server_id=self.config.server_id,
+                hostname=self.hostname,
+                interval_s=self.monitor_interval_s,
+            )
+        )
         try:
             await self._serve(ws, url)
         finally:
             self.manager.detach(session)
             reporter.cancel()
-            await asyncio.gather(reporter, return_exceptions=True)
+            monitor.cancel()
+            await asyncio.gather(reporter, monitor, return_exceptions=True)
 
     async def _serve(self, ws: ClientConnection, url: str) -> None:
         loop = asyncio.get_running_loop()

@@ -11,6 +11,7 @@ the conductor answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -148,6 +149,10 @@ class JobManager:
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        #: set to make the report loop send pending log at once (a finishing job), instead of on its next tick
+        self.wake = asyncio.Event()
+        #: set by the report loop after each round of sending log and notices
+        self.sent = asyncio.Event()
 
     # -- the connection ------------------------------------------------------------------------
 
@@ -364,7 +369,10 @@ class JobManager:
         while spool.sent < spool.written or agent_job.notices:
             if self.session is not session:
                 raise SessionLost
-            await asyncio.sleep(0.02)
+            self.sent.clear()
+            self.wake.set()  # the report loop sends now, not on its next tick
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.sent.wait(), 1.0)
         written = spool.written
         try:
             await asyncio.wait_for(session.confirm(), CONFIRM_TIMEOUT_S)

@@ -4,15 +4,21 @@ SIGTERM/SIGINT (fleet.md "The agent program").
 Exit status: 0 after a stop signal (every job aborted with "Server is shutting down." and reported
 while connected, waiting at most ``shutdown_wait_s``), 1 when enrolment is impossible, 2 when the
 conductor refused the credential (``auth_failure``; its description is printed).
+
+``CRONWRIGHT_AGENT_MONITOR_INTERVAL_S`` (seconds, > 0) shortens the ``monitor`` sample interval
+(default ``reports.MONITOR_INTERVAL_S``, 60 s): for tests, never needed in production.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import os
 import signal
 import socket
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +29,7 @@ from cronwright.agent.connection import AuthFailure, Connector
 from cronwright.agent.jobs import SHUTDOWN_REASON, JobManager
 from cronwright.agent.plugins import PluginCache
 from cronwright.agent.protocol import normalize_hostname
-from cronwright.agent.reports import spool_loop
+from cronwright.agent.reports import MONITOR_INTERVAL_S, spool_loop
 from cronwright.agent.spool import DEFAULT_MAX_BYTES
 from cronwright.agent.transfer import Credential
 
@@ -32,6 +38,8 @@ log = logging.getLogger("cronwright.agent")
 EXIT_OK = 0
 EXIT_SETUP = 1
 EXIT_AUTH = 2
+
+MONITOR_INTERVAL_ENV = "CRONWRIGHT_AGENT_MONITOR_INTERVAL_S"
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,18 @@ class AgentOptions:
     spool_max_bytes: int = DEFAULT_MAX_BYTES
     #: how long a stop waits for the aborted jobs to be reported
     shutdown_wait_s: float = 60.0
+    #: how often a ``monitor`` sample is sent; None: ``$CRONWRIGHT_AGENT_MONITOR_INTERVAL_S`` or 60 s
+    monitor_interval_s: float | None = None
+
+
+def monitor_interval_from(environ: Mapping[str, str]) -> float:
+    """The ``monitor`` interval: ``CRONWRIGHT_AGENT_MONITOR_INTERVAL_S`` when it is a positive
+    number, else ``MONITOR_INTERVAL_S``."""
+    try:
+        value = float(environ.get(MONITOR_INTERVAL_ENV, ""))
+    except ValueError:
+        return MONITOR_INTERVAL_S
+    return value if math.isfinite(value) and value > 0 else MONITOR_INTERVAL_S
 
 
 def _configure_logging() -> None:
@@ -119,6 +139,7 @@ async def _serve(options: AgentOptions, config: AgentConfig) -> int:
             manager=manager,
             plugins=plugins,
             on_uninstall=stop.set,
+            monitor_interval_s=options.monitor_interval_s or monitor_interval_from(os.environ),
         )
         connecting = loop.create_task(connector.run(), name="agent-connection")
         spooling = loop.create_task(spool_loop(manager), name="agent-spool")

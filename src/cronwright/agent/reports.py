@@ -1,20 +1,29 @@
 """The live reports of one joined connection (servers-agents.md §5.3, §6.2): every 50 ms the new
 log text of each job (``job_log {id, text, offset}``, in order) and its notices (``job_meta``); every
 second a ``jobs`` frame with every job not yet finished on the conductor, followed by a ping whose
-pong acknowledges the log sent so far (``spool.py``)."""
+pong acknowledges the log sent so far (``spool.py``); right after the join and then every minute a
+``monitor`` sample of the host (§2.1) for the conductor's ``least_cpu``/``least_mem``."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
+from typing import Final
 
 from cronwright.agent.jobs import JobManager, Session, SessionLost
-from cronwright.agent.protocol import JOB_LOG, JOB_META, JOBS, JOBS_INTERVAL_S
+from cronwright.agent.protocol import JOB_LOG, JOB_META, JOBS, JOBS_INTERVAL_S, MONITOR
+from cronwright.agent.sysinfo import MinuteSampler
 
 log = logging.getLogger(__name__)
 
 #: how often new log text is sent
 LOG_FLUSH_S = 0.05
+#: how often a ``monitor`` sample is sent (the first goes right after each join)
+MONITOR_INTERVAL_S: Final = 60.0
+#: the version of the ``monitor`` message (xySat's)
+MONITOR_VERSION: Final = "1.0"
 
 
 async def send_logs(manager: JobManager, session: Session) -> None:
@@ -75,17 +84,45 @@ async def report_loop(manager: JobManager, session: Session) -> None:
     try:
         while manager.session is session:
             await send_logs(manager, session)
+            manager.sent.set()
             if loop.time() >= next_tick:
                 next_tick = loop.time() + JOBS_INTERVAL_S
                 await send_jobs(manager, session)
                 if manager.jobs and (acknowledging is None or acknowledging.done()):
                     acknowledging = loop.create_task(_acknowledge(manager, session))
-            await asyncio.sleep(LOG_FLUSH_S)
+            with contextlib.suppress(TimeoutError):  # woken early by a finishing job (``JobManager.wake``)
+                await asyncio.wait_for(manager.wake.wait(), LOG_FLUSH_S)
+            manager.wake.clear()
     except SessionLost:
         return
     finally:
         if acknowledging is not None and not acknowledging.done():
             acknowledging.cancel()
+
+
+async def monitor_loop(
+    session: Session,
+    sampler: MinuteSampler,
+    *,
+    server_id: str,
+    hostname: str,
+    interval_s: float = MONITOR_INTERVAL_S,
+) -> None:
+    """Send ``monitor {version, date, server, hostname, data}`` now and every ``interval_s`` until
+    the session is lost (or the task cancelled)."""
+    try:
+        while True:
+            sample = {
+                "version": MONITOR_VERSION,
+                "date": time.time(),
+                "server": server_id,
+                "hostname": hostname,
+                "data": sampler.sample(),
+            }
+            await session.send(MONITOR, sample)
+            await asyncio.sleep(interval_s)
+    except SessionLost:
+        return
 
 
 async def spool_loop(manager: JobManager) -> None:

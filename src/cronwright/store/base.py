@@ -185,6 +185,16 @@ class Store(Protocol):
         owned by ``me`` from an earlier process); their records."""
         ...
 
+    def adopt_job(self, job_id: str, me: str, lease_s: float) -> dict[str, Any] | None:
+        """Claim one unfinished job that is ownerless, whose owner's lease ran out, or that is
+        ``me``'s already; its record, None when another live conductor owns it or it finished."""
+        ...
+
+    def transfer_job(self, job_id: str, owner: str, to: str, lease_s: float) -> bool:
+        """Hand an unfinished job ``owner`` holds to conductor ``to`` (the lease renewed for it);
+        False when ``owner`` no longer holds it."""
+        ...
+
     def claim_conductor(self, conductor_id: str) -> bool:
         """Hold ``conductor_id`` for this process's life; False when another live process holds it
         (stores without other writers always answer True)."""

@@ -740,6 +740,21 @@ class MemoryStore:
                 adopted.append(doc)
         return adopted
 
+    def adopt_job(self, job_id: str, me: str, lease_s: float) -> dict[str, Any] | None:
+        with self.write() as w:
+            return w._adopt(job_id, me, lease_s, True)
+
+    def transfer_job(self, job_id: str, owner: str, to: str, lease_s: float) -> bool:
+        def transfer(w: MemoryWriter) -> bool:
+            jobs = w._edit("jobs")
+            row = jobs.get(job_id)
+            if row is None or row.owner != owner or row.state == "complete":
+                return False
+            jobs[job_id] = replace(row, owner=to, lease=self.now() + lease_s)
+            return True
+
+        return self.transact(transfer)
+
     def heartbeat(self, row: dict[str, Any], job_lease_s: float) -> None:
         self.transact(lambda w: w._heartbeat(row, job_lease_s))
 

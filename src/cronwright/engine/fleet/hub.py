@@ -28,6 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from cronwright.agent import protocol as p
 from cronwright.engine import activity
 from cronwright.engine.fleet.remote import RemoteRun, RemoteWorker, result_of
+from cronwright.engine.jobs.recovery import adopt
 from cronwright.errors import CwError
 from cronwright.ids import generate_id
 from cronwright.logs import fields
@@ -44,6 +45,11 @@ log = logging.getLogger("cronwright.fleet")
 LOG_WAIT_S = 5.0
 #: the largest frame accepted from an agent (a ``jobs`` report of many jobs, a log batch)
 MAX_FRAME_BYTES = 8 * 1024 * 1024
+#: how often a report about a job this conductor does not run leads to a look-up (per job)
+CLAIM_INTERVAL_S = 3.0
+#: log held for jobs not run here yet: at most this many bytes per job, for this many jobs
+HELD_LOG_BYTES = 8 * 1024 * 1024
+HELD_LOG_JOBS = 1000
 #: report keys that are not plugin output (handled here, or never taken from an agent)
 _REPORT_SKIP = frozenset({*p.REPORT_DROPPED_KEYS, "id", "state", "push", "pid", "complete", "remote", "updated"})
 
@@ -94,6 +100,10 @@ class AgentHub:
         self.worker = RemoteWorker(self)
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: job id → when a report about it, not run here, was last looked up (``_maybe_claim``)
+        self._claims: dict[str, float] = {}
+        #: job id → ``job_log`` frames of a job not run here yet (``_hold_log``)
+        self._held_logs: dict[str, list[dict[str, Any]]] = {}
 
     # ---- the engine's side (RemoteRun)
 
@@ -332,6 +342,9 @@ class AgentHub:
         return job
 
     def _on_report(self, sock: AgentSocket, job_id: str, report: dict[str, Any]) -> None:
+        if job_id not in self._engine.active:
+            self._maybe_claim(sock, job_id)
+            return
         job = self._own_job(sock, job_id)
         if job is None or job["state"] not in ("active", "finishing"):
             return
@@ -348,8 +361,64 @@ class AgentHub:
         if report.get("state") == "complete":
             asyncio.get_running_loop().create_task(self.finish(sock.server_id, job_id, report, None))
 
+    def _hold_log(self, job_id: str, data: dict[str, Any]) -> None:
+        """Keep log of a job not run here (yet): the agent counts it as delivered, so it must not
+        be lost when this conductor takes the job over (``_claim``). Bounded per job and overall."""
+        if not p.valid_id(job_id) or not isinstance(data.get("text"), str) or not isinstance(data.get("offset"), int):
+            return
+        held = self._held_logs.get(job_id)
+        if held is None:
+            if len(self._held_logs) >= HELD_LOG_JOBS:
+                return
+            held = self._held_logs[job_id] = []
+        if sum(len(d["text"]) for d in held) + len(data["text"]) <= HELD_LOG_BYTES:
+            held.append(data)
+
+    def _maybe_claim(self, sock: AgentSocket, job_id: str) -> None:
+        """A report about a job this conductor does not run: look it up (at most every
+        ``CLAIM_INTERVAL_S`` per job) and take it over, ask its owner for it, or stop it."""
+        if not p.valid_id(job_id):
+            return
+        now = time.monotonic()
+        if now - self._claims.get(job_id, 0.0) < CLAIM_INTERVAL_S:
+            return
+        if len(self._claims) > 10_000:
+            self._claims = {k: t for k, t in self._claims.items() if now - t < CLAIM_INTERVAL_S}
+        self._claims[job_id] = now
+        asyncio.get_running_loop().create_task(self._claim(sock, job_id))
+
+    async def _claim(self, sock: AgentSocket, job_id: str) -> None:
+        """The job follows its agent's socket (several conductors, docs/fleet.md): an unfinished job
+        of this agent's server is adopted here when it is free, else its owner is asked to hand it
+        over (``handoff``); a job that ended (or never existed) is aborted on the agent, so its
+        orphan process stops (servers-agents.md §8.2, CRONWRIGHT DECISION)."""
+        engine = self._engine
+        try:
+            record = await asyncio.to_thread(self._store.get_job, job_id)
+            if record is None or record.get("state") == "complete":
+                self._held_logs.pop(job_id, None)
+                reason = str((record or {}).get("description") or "The job is not known to the conductor.")
+                await sock.send(p.ABORT_JOB, {"id": job_id, "reason": reason})
+                return
+            if record.get("server") != sock.server_id or job_id in engine.active:
+                return
+            doc = await asyncio.to_thread(self._store.adopt_job, job_id, engine.conductor_id, engine.job_lease_s)
+            if doc is not None:
+                if job_id not in engine.active:
+                    await adopt(engine, [doc], own=False)
+                for data in self._held_logs.pop(job_id, []):  # what the agent sent before (by offset)
+                    self._on_log(sock, data)
+            else:
+                await asyncio.to_thread(engine.control.request, job_id, "handoff", engine.conductor_id)
+        except StoreError as exc:
+            log.warning("job %s reported by server %s not taken over yet: %s", job_id, sock.server_id, exc)
+
     def _on_log(self, sock: AgentSocket, data: dict[str, Any]) -> None:
-        job = self._own_job(sock, data.get("id"))
+        job_id = data.get("id")
+        if isinstance(job_id, str) and job_id not in self._engine.active:
+            self._hold_log(job_id, data)
+            return
+        job = self._own_job(sock, job_id)
         text = data.get("text")
         if job is None or not isinstance(text, str) or job["state"] not in ("active", "finishing"):
             return

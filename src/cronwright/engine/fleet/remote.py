@@ -30,6 +30,8 @@ class RemoteRun:
         self.abort_reason: str | None = None
         #: a job the agent already runs (reattached after a restart): nothing to launch
         self.attached = False
+        #: handed over to another conductor: the job is not finished here
+        self.released = False
 
     async def wait(self) -> RunResult:
         if self.attached:
@@ -43,6 +45,12 @@ class RemoteRun:
         self.abort_reason = reason
         if not self._hub.send_abort(self.job, reason):
             self.resolve(RunResult(code="abort", description=reason))
+
+    def release(self) -> None:
+        """The job went to another conductor (the one its agent is connected to): the run ends
+        here without a result to finish the job with (``released``)."""
+        self.released = True
+        self.resolve(RunResult(code="abort", description="Handed over to another conductor."))
 
     def resolve(self, result: RunResult) -> None:
         if not self._result.done():
@@ -59,6 +67,11 @@ class RemoteWorker:
 
     def prepare(self, job: dict[str, Any], plugin: dict[str, Any] | None) -> RemoteRun:
         return RemoteRun(self._hub, job)
+
+    def connected(self, server_id: str) -> bool:
+        """Whether the server's agent is connected to this conductor."""
+        sock = self._hub.sockets.get(server_id)
+        return sock is not None and not sock.closed
 
     def attach(self, job: dict[str, Any]) -> RemoteRun:
         """The run of a job its agent already runs (reattached after a restart or an adoption)."""

@@ -1,5 +1,6 @@
-"""Requests for a job that another conductor may run: ``abort``, ``resume``, ``skip_delay`` and
-``flush`` (drop from its queue), sent through any conductor (multi-conductor.md).
+"""Requests for a job that another conductor may run: ``abort``, ``resume``, ``skip_delay``,
+``flush`` (drop from its queue), sent through any conductor (multi-conductor.md), and ``handoff``
+(an agent's job goes to the conductor the agent reports to now, docs/fleet.md).
 
 A request is stored in global state as ``jobctl:<job id>:<action>`` and announced on the change
 feed. The job's conductor carries it out within moments (the announcement) or on its next pass
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 #: global-state keys of requests passed between conductors
 CONTROL_PREFIX = "jobctl:"
-ACTIONS = ("abort", "resume", "skip_delay", "flush")
+ACTIONS = ("abort", "resume", "skip_delay", "flush", "handoff")
 
 
 class JobControl:
@@ -59,3 +60,5 @@ class JobControl:
             engine.skip_delay(job)
         elif action == "flush" and job["state"] == "queued":
             engine.drop_queued([job])
+        elif action == "handoff" and reason:  # ``reason``: the conductor the job's agent reports to now
+            engine.hand_off(job, reason)

@@ -159,6 +159,8 @@ class Dispatcher:
         finally:
             self.runs.pop(job_id, None)
             self._aborted_at.pop(job_id, None)
+        if getattr(run, "released", False):
+            return  # handed over to another conductor, which finishes it
         await engine.finisher.finish(job, Outcome.from_result(result, retry_ok=bool(job.get("retry_ok"))))
 
     async def _record_active(self, job: dict[str, Any]) -> bool:

@@ -479,6 +479,24 @@ class JobEngine:
 
     # ---- a job leaves this conductor
 
+    def hand_off(self, job: dict[str, Any], to: str) -> bool:
+        """Give a job that runs on an agent to conductor ``to``, which holds the agent's socket now
+        (the job follows its agent's reports); False when it is not such a job or not ours."""
+        run = self.dispatcher.runs.get(job["id"])
+        remote = self.remote_worker
+        if "remote" not in job or job["state"] != "active" or remote is None or run is None:
+            return False
+        if remote.connected(str(job.get("server"))) or not hasattr(run, "release"):
+            return False  # its agent reports here: nothing to hand over
+        if not self._store.transfer_job(job["id"], self.conductor_id, to, self.job_lease_s):
+            return False
+        log.info("job %s handed over to conductor %s", job["id"], to, extra=job_fields(job))
+        self.active.pop(job["id"], None)
+        self.records.forget(job["id"])
+        self.observers.gone(job["id"])
+        run.release()
+        return True
+
     def completed(self, job: dict[str, Any]) -> None:
         """Called by the finisher once the final record is stored."""
         self.active.pop(job["id"], None)

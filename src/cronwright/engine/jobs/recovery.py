@@ -94,9 +94,12 @@ async def adopt(engine: JobEngine, jobs: list[dict[str, Any]], *, own: bool) -> 
             engine.records.try_persist(job)  # else stored by the monitor's next flush
         elif "remote" in job and state == "active" and engine.remote_worker is not None:
             # it runs on an agent, which keeps it running: take it over (the dead-job clock restarts)
-            job.update(remote=False, updated=engine.clock.now())
+            # the log's true length (shared storage; the record's may be a second old): the agent's
+            # replay appends only what follows it
+            size = max(int(job.get("log_file_size") or 0), engine.logs.size(job["id"]))
+            job.update(remote=False, updated=engine.clock.now(), log_file_size=size)
             engine.active[job["id"]] = job
-            engine.launcher.note(job, "Resuming management of job after a restart of its conductor.")
+            engine.launcher.note(job, "Resuming management of job (its agent runs it on).")
             engine.records.try_persist(job)
             engine.dispatcher.reattach(job)
         else:  # ``finishing`` at once: no monitor pass may judge it meanwhile (e.g. as dead)

@@ -6,7 +6,6 @@ Pure: the caller passes the servers, the active jobs, the round-robin index and 
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,10 +90,6 @@ def _capacity(server: dict[str, Any], groups: dict[str, dict[str, Any]]) -> floa
     return min(caps) if caps else 0
 
 
-def _natural_key(text: str) -> list[Any]:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text.lower())]
-
-
 def choose(
     algo: str,
     cands: list[dict[str, Any]],
@@ -117,15 +112,24 @@ def choose(
     if algo == "prefer_last_natural":
         return Choice(cands[-1])
     if algo in ("prefer_first", "prefer_last"):
-        ordered = sorted(cands, key=lambda s: _natural_key(str(s.get("title") or s.get("hostname") or s["id"])))
+        # code-point order of the lower-cased keys (servers-agents.md §7.2 CHOICE); stable for ties
+        ordered = sorted(cands, key=lambda s: str(s.get("title") or s.get("hostname") or s["id"]).lower())
         return Choice(ordered[0] if algo == "prefer_first" else ordered[-1])
     if algo == "fewest_jobs":
         counts = {s["id"]: sum(1 for j in active_jobs if j.get("server") == s["id"]) for s in cands}
         return Choice(min(cands, key=lambda s: counts[s["id"]]))
     path = ("cpu", "avgLoad") if algo == "least_cpu" else ("memory", "active")
-    return Choice(min(cands, key=lambda s: _metric(s, path)))
+    pick = cands[0]
+    best = _metric(pick, path)
+    for server in cands[1:]:
+        value = _metric(server, path)
+        # strictly smaller only; a server without the figure never replaces the pick, and a
+        # first pick without it is never replaced (§7.2: e.g. a satellite before its first sample)
+        if best is not None and value is not None and value < best:
+            pick, best = server, value
+    return Choice(pick)
 
 
-def _metric(server: dict[str, Any], path: tuple[str, str]) -> float:
+def _metric(server: dict[str, Any], path: tuple[str, str]) -> float | None:
     value = ((server.get("info") or {}).get(path[0]) or {}).get(path[1])
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -179,6 +179,17 @@ def adopt_job(
     return jsonutil.loads(doc) if doc is not None else None
 
 
+def transfer_job(conn: Connection, job_id: str, owner: str, to: str, now: float, lease_s: float) -> bool:
+    """Hand an unfinished job from ``owner`` to ``to``; False when ``owner`` does not hold it."""
+    j = tables.jobs
+    moved = conn.execute(
+        update(j)
+        .where(j.c.id == job_id, j.c.owner == owner, j.c.state.in_(ACTIVE_JOB_STATES))
+        .values(owner=to, lease=now + lease_s)
+    ).rowcount
+    return bool(moved)
+
+
 def job_owner(conn: Connection, job_id: str) -> tuple[str | None, float | None]:
     j = tables.jobs
     row = conn.execute(select(j.c.owner, j.c.lease).where(j.c.id == job_id)).first()

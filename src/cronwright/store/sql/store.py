@@ -671,6 +671,12 @@ class SqlStore:
                 adopted.append(doc)
         return adopted
 
+    def adopt_job(self, job_id: str, me: str, lease_s: float) -> dict[str, Any] | None:
+        return self.transact(lambda w: cluster.adopt_job(w.conn, job_id, me, time.time(), lease_s, True))
+
+    def transfer_job(self, job_id: str, owner: str, to: str, lease_s: float) -> bool:
+        return self.transact(lambda w: cluster.transfer_job(w.conn, job_id, owner, to, time.time(), lease_s))
+
     def claim_conductor(self, conductor_id: str) -> bool:
         """Hold ``conductor_id`` for this process (PostgreSQL: a session advisory lock on a
         connection kept open until ``close``); False when another live process holds it."""
