@@ -16,6 +16,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,9 @@ from cronwright.store.base import DuplicateId, StoreError
 
 log = logging.getLogger("cronwright.servers")
 REVOKED_PREFIX = "server_revoked:"
+#: how long a "not revoked" answer holds before the database is read again (another conductor
+#: may have revoked the server; its own revocations apply at once)
+REVOKED_RECHECK_S = 5.0
 #: a monitor sample's header keys kept for ``get_server``'s ``data``
 _SAMPLE_KEYS = ("version", "date", "server", "hostname")
 
@@ -92,6 +96,8 @@ class ServerRegistry:
         self._samples: dict[str, dict[str, Any]] = {}
         self._time_codes: dict[str, int] = {}
         self._offline = RecentlyOffline()
+        #: server id → (revoked, when to read it again): see ``is_revoked``
+        self._revoked: dict[str, tuple[bool, float]] = {}
 
     # ---- the local machine
 
@@ -311,9 +317,23 @@ class ServerRegistry:
         """Record the server's credential as revoked, for every conductor."""
         with self._catalog.store.write() as writer:
             writer.set_kv(REVOKED_PREFIX + server_id, {"revoked": int(self._clock.now())})
+        with self._lock:
+            self._revoked[server_id] = (True, float("inf"))
 
     def is_revoked(self, server_id: str) -> bool:
-        return self._catalog.store.get_kv(REVOKED_PREFIX + server_id) is not None
+        """Whether the credential was revoked (on any conductor: a "not revoked" answer is read
+        again after ``REVOKED_RECHECK_S``, so every agent call costs no database read)."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._revoked.get(server_id)
+        if cached is not None and (cached[0] or cached[1] > now):
+            return cached[0]
+        revoked = self._catalog.store.get_kv(REVOKED_PREFIX + server_id) is not None
+        with self._lock:
+            if len(self._revoked) > 100_000:
+                self._revoked.clear()
+            self._revoked[server_id] = (revoked, now + REVOKED_RECHECK_S)
+        return revoked
 
     # ---- groups
 
