@@ -143,6 +143,7 @@ def _serve(settings: Settings) -> None:
         http=guarded_protocol(limits),  # header/body/send timeouts, keep-alive, connection cap
         ws="websockets-sansio",  # the agents' socket at ``/`` (docs/fleet.md); every other path refuses an upgrade
         ws_max_size=16 * 1024 * 1024,
+        ws_per_message_deflate=False,  # frames are small; a compressor per agent socket costs ~50 KB each
     )
     uvicorn.Server(config).run(sockets=[sock])
 
