@@ -162,6 +162,8 @@ def test_enrol_join_run_report_and_finish(fleet: Server, tmp_path: Path) -> None
         time.sleep(0.05)
         live = api.ok("get_job", {"id": job_id})["job"]
     assert live["remote"] is True
+    listed = next(s for s in api.ok("get_active_servers")["rows"] if s["id"] == agent.server_id)
+    assert listed["info"]["monitors"]["active_jobs"] == 1  # the job count the algorithms and operators read
 
     uploaded = agent.upload(job_id, "Report Out.txt", b"report body")
     assert uploaded["code"] == 0 and uploaded["key"].startswith(f"files/jobs/{job_id}/"), uploaded
@@ -170,6 +172,8 @@ def test_enrol_join_run_report_and_finish(fleet: Server, tmp_path: Path) -> None
 
     final = wait_job(api, job_id)
     assert final["code"] == 0 and final["data"] == {"rows": 3}
+    listed = next(s for s in api.ok("get_active_servers")["rows"] if s["id"] == agent.server_id)
+    assert listed["info"]["monitors"]["active_jobs"] == 0
     token = api.ok("get_job", {"id": job_id})["token"]
     text = httpx.get(f"{fleet.url}/api/app/view_job_log/v1", params={"id": job_id, "t": token}).text
     assert text.count("line one") == 1 and "line two" in text

@@ -117,6 +117,7 @@ class Conductor:
         self.jobs.remote_worker = self.hub.worker
         self.servers.on_remove = self.hub.close_server
         self.servers.on_groups = self.hub.send_groups
+        self.servers.job_counts = self.jobs.jobs_per_server
         self.permits = self.jobs.permits
         self.events = EventService(
             self.catalog,

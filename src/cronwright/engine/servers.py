@@ -96,6 +96,8 @@ class ServerRegistry:
         self._samples: dict[str, dict[str, Any]] = {}
         self._time_codes: dict[str, int] = {}
         self._offline = RecentlyOffline()
+        #: set by the conductor: this conductor's running jobs per server (``info.monitors.active_jobs``)
+        self.job_counts: Callable[[], dict[str, int]] = dict
         #: server id → (revoked, when to read it again): see ``is_revoked``
         self._revoked: dict[str, tuple[bool, float]] = {}
 
@@ -282,11 +284,20 @@ class ServerRegistry:
             order = list(self._online)
             infos = dict(self._info)
         servers = self._catalog["servers"]
-        return [
-            {**doc, "info": infos.get(server_id, doc.get("info") or {})}
-            for server_id in order
-            if (doc := servers.get(server_id)) is not None
-        ]
+        counts = self.job_counts()
+        listed = []
+        for server_id in order:
+            doc = servers.get(server_id)
+            if doc is None:
+                continue
+            listed.append(self._live(doc, infos.get(server_id, doc.get("info") or {}), counts))
+        return listed
+
+    @staticmethod
+    def _live(doc: dict[str, Any], info: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
+        """An online server's record with its live ``info`` and job count (``monitors.active_jobs``)."""
+        monitors = {**(info.get("monitors") or {}), "active_jobs": counts.get(doc["id"], 0)}
+        return {**doc, "info": {**info, "monitors": monitors}}
 
     def active_servers(self, who: Identity) -> list[dict[str, Any]]:
         """Connected servers the caller may see (group-limited callers: servers of their groups)."""
@@ -370,7 +381,7 @@ class ServerRegistry:
         if online:
             doc = self._catalog["servers"].get(server_id)
             if doc is not None:
-                return {**doc, "info": info if info is not None else doc.get("info") or {}}, True
+                return self._live(doc, info if info is not None else doc.get("info") or {}, self.job_counts()), True
         if recent is not None and server_id in self._catalog["servers"]:
             return recent, False
         stored = self._catalog.refresh("servers", server_id)

@@ -542,6 +542,14 @@ class JobEngine:
     def jobs_in_state(self, event_id: str, state: str) -> list[dict[str, Any]]:
         return [j for j in self.active.values() if j["event"] == event_id and j["state"] == state]
 
+    def jobs_per_server(self) -> dict[str, int]:
+        """How many of this conductor's jobs hold each server now (``starting``, ``active``, ``finishing``)."""
+        counts: dict[str, int] = {}
+        for job in list(self.active.values()):
+            if job["state"] in ("starting", "active", "finishing") and job.get("server"):
+                counts[job["server"]] = counts.get(job["server"], 0) + 1
+        return counts
+
     def count_in_states(self, event_id: str, states: tuple[str, ...] = ACTIVE_JOB_STATES) -> int:
         return sum(1 for j in self.active.values() if j["event"] == event_id and j["state"] in states)
 
