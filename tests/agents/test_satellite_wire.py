@@ -35,11 +35,13 @@ class SpecAgent:
         self.ws: ClientConnection | None = None
         self.closed = threading.Event()
 
-    def connect(self, token: str | None = None) -> tuple[str, dict[str, Any]]:
-        """hello → hello {nonce} → join → the conductor's answer (``joined`` or ``auth_failure``)."""
+    def connect(self, token: str | None = None, hello: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """hello (with ``hello``'s extra keys) → hello {nonce} → join → the conductor's answer
+        (``joined`` or ``auth_failure``)."""
         self.closed.clear()
         self.ws = connect("ws" + self.base.removeprefix("http") + "/", open_timeout=5).__enter__()
-        self.send("hello", {"id": self.server_id, "hostname": self.hostname, "info": {"satellite": "1.0.39"}})
+        info = {"satellite": "1.0.39"}
+        self.send("hello", {**(hello or {}), "id": self.server_id, "hostname": self.hostname, "info": info})
         cmd, data = self._recv()
         assert cmd == "hello" and len(data["nonce"]) == 64 and data["id"] == self.server_id, (cmd, data)
         self.send("join", {"token": self.auth if token is None else token})

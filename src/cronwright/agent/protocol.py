@@ -24,6 +24,8 @@ import re
 import unicodedata
 from typing import Any, Final
 
+from cronwright import jsonutil
+
 # ---- commands, conductor → agent
 HELLO: Final = "hello"
 REDIRECT: Final = "redirect"
@@ -70,10 +72,11 @@ def encode(cmd: str, data: dict[str, Any] | None = None) -> str:
 
 
 def decode(text: str | bytes) -> tuple[str, dict[str, Any]] | None:
-    """``(cmd, data)`` of a frame, or None for anything that is not a frame (ignored)."""
+    """``(cmd, data)`` of a frame, or None for anything that is not a frame (ignored): invalid JSON,
+    lone surrogates, nesting deeper than an HTTP body may have (``MAX_JSON_DEPTH``), no object."""
     try:
-        frame = json.loads(text)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        frame = jsonutil.loads_untrusted(text)
+    except (ValueError, UnicodeError, RecursionError, jsonutil.JSONTooDeep):
         return None
     if not isinstance(frame, dict) or not isinstance(frame.get("cmd"), str):
         return None

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 
 from cronwright.agent import protocol as p
 from cronwright.api.registry import Ctx, EndpointSet
+from cronwright.engine.fleet.hub import ENROL_PREFIX
 from cronwright.engine.fleet.tokens import DEFAULT_EXPIRES_S, MAX_EXPIRES_S
 from cronwright.errors import BadRequest, CwError, api_error
 from cronwright.ids import generate_id
@@ -55,6 +56,15 @@ def get_satellite_token(ctx: Ctx) -> dict[str, Any]:
         raise api_error("Malformed parameter: groups (must be an array of group ids)")
     if not metadata.get("groups"):
         metadata.pop("groups", None)
+    if not who.is_admin and who.groups:  # a group-limited caller enrols servers into its groups only
+        outside = [g for g in metadata.get("groups") or [] if not who.can_group(g)]
+        if outside or not metadata.get("groups"):
+            raise CwError(
+                "access",
+                "You do not have the required account privileges to assign the requested server groups."
+                + (f" ({', '.join(outside)})" if outside else " (give groups within your scope)"),
+                403,
+            )
     if "enabled" in metadata and not isinstance(metadata["enabled"], bool):
         raise api_error("Malformed parameter: enabled (must be true or false)")
     if "userData" in metadata and not isinstance(metadata["userData"], dict):
@@ -142,8 +152,8 @@ async def upload_job_file(ctx: Ctx) -> dict[str, Any]:
     acting = agent_server(ctx, job_id, auth, server)
     conductor = ctx.conductor
     job = conductor.jobs.active.get(job_id) or await anyio.to_thread.run_sync(conductor.store.get_job, job_id)
-    if job is None:
-        raise CwError("job", f"Job not found: {job_id}", 404)
+    if job is None or job.get("state") == "complete":  # outputs come before the final report, never after
+        raise CwError("job", f"Job is not running: {job_id}", 404)
     if acting is not None and str(job.get("server")) != acting:
         raise CwError("auth", _AUTH_FAILURE, 403)
     upload = ctx.call.files[0]
@@ -195,6 +205,13 @@ async def satellite(ctx: Ctx) -> Any:
         who.require("add_servers")
         metadata = {}
     server_id = generate_id("s")
+    if metadata:  # kept here: what a new server gets comes from its token, never from its own hello
+
+        def keep() -> None:
+            with conductor.store.write() as w:
+                w.set_kv(ENROL_PREFIX + server_id, metadata)
+
+        await anyio.to_thread.run_sync(keep)
     return JSONResponse(
         {
             "server_id": server_id,

@@ -21,6 +21,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -29,6 +30,7 @@ from cronwright.agent import protocol as p
 from cronwright.engine import activity
 from cronwright.engine.fleet.remote import RemoteRun, RemoteWorker, result_of
 from cronwright.engine.jobs.recovery import adopt
+from cronwright.engine.throttle import HitLimiter
 from cronwright.errors import CwError
 from cronwright.ids import generate_id
 from cronwright.logs import fields
@@ -48,10 +50,19 @@ MAX_FRAME_BYTES = 8 * 1024 * 1024
 #: how often a report about a job this conductor does not run leads to a look-up (per job)
 CLAIM_INTERVAL_S = 3.0
 #: log held for jobs not run here yet: at most this many bytes per job, for this many jobs
-HELD_LOG_BYTES = 8 * 1024 * 1024
-HELD_LOG_JOBS = 1000
+HELD_LOG_BYTES = 4 * 1024 * 1024
+HELD_LOG_TOTAL_BYTES = 32 * 1024 * 1024
+HELD_LOG_TTL_S = 60.0
+#: at most this many unknown job ids of one ``jobs`` frame are looked up
+CLAIMS_PER_FRAME = 20
+#: activity rows per minute caused by one address or server (failed joins, notices)
+ACTIVITY_PER_MIN = 10
+#: global-state keys of an enrolled server's install metadata, until its first join
+ENROL_PREFIX = "server_enrol:"
 #: report keys that are not plugin output (handled here, or never taken from an agent)
-_REPORT_SKIP = frozenset({*p.REPORT_DROPPED_KEYS, "id", "state", "push", "pid", "complete", "remote", "updated"})
+_REPORT_SKIP = frozenset(
+    {*p.REPORT_DROPPED_KEYS, "id", "state", "push", "pid", "complete", "remote", "updated", "files"}
+)
 
 
 class AgentSocket:
@@ -64,6 +75,8 @@ class AgentSocket:
         self.ip = ip
         self.socket_id = generate_id("ws")
         self.last_echo = time.monotonic()
+        #: look-ups of unknown jobs left for the current ``jobs`` frame (``CLAIMS_PER_FRAME``)
+        self.claim_budget = 0
         self.send_lock = asyncio.Lock()
         self.closed = False
 
@@ -103,7 +116,10 @@ class AgentHub:
         #: job id → when a report about it, not run here, was last looked up (``_maybe_claim``)
         self._claims: dict[str, float] = {}
         #: job id → ``job_log`` frames of a job not run here yet (``_hold_log``)
-        self._held_logs: dict[str, list[dict[str, Any]]] = {}
+        self._held_logs: dict[str, HeldLog] = {}
+        self._held_total = 0
+        #: activity rows an agent (or a failing client) may cause: per address or server, per minute
+        self._activity_limit = HitLimiter(ACTIVITY_PER_MIN)
 
     # ---- the engine's side (RemoteRun)
 
@@ -158,10 +174,7 @@ class AgentHub:
                 return
             pinger = asyncio.get_running_loop().create_task(self._ping(sock))
             while True:
-                text = await ws.receive_text()
-                if len(text) > MAX_FRAME_BYTES:
-                    continue
-                frame = p.decode(text)
+                frame = await _receive_frame(ws)
                 if frame is not None:
                     self._on_frame(sock, *frame)
         except (WebSocketDisconnect, TimeoutError, RuntimeError):
@@ -181,8 +194,7 @@ class AgentHub:
         hello: dict[str, Any] | None = None
         nonce = secrets.token_hex(32)
         while True:
-            text = await ws.receive_text()
-            frame = p.decode(text) if len(text) <= MAX_FRAME_BYTES else None
+            frame = await _receive_frame(ws)
             if frame is None:
                 continue
             cmd, data = frame
@@ -198,10 +210,11 @@ class AgentHub:
                 current = self.sockets.get(server_id)
                 if current is not None and current.hostname != hostname:
                     text = f"Server with duplicate ID attempting to connect to the network: {server_id} ({hostname})"
-                    self._activity("warning", text)
+                    self._activity("warning", text, ip)
                     await self._refuse(ws, text)
                     return None
-                hello = {**data, "hostname": hostname}
+                info = data.get("info")
+                hello = {"id": server_id, "hostname": hostname, "info": info if isinstance(info, dict) else {}}
                 await ws.send_text(p.encode(p.HELLO, {"nonce": nonce, "id": server_id}))
             elif cmd == p.JOIN and hello is not None:
                 server_id = hello["id"]
@@ -211,7 +224,9 @@ class AgentHub:
                 )
                 if not ok or self._servers.is_revoked(server_id):
                     self._activity(
-                        "warning", f"Server authentication failure (mismatched secret keys): {hello['hostname']} ({ip})"
+                        "warning",
+                        f"Server authentication failure (mismatched secret keys): {hello['hostname']} ({ip})",
+                        ip,
                     )
                     await self._refuse(ws, "Invalid authentication token.")
                     return None
@@ -225,6 +240,9 @@ class AgentHub:
     async def _join(self, ws: WebSocket, hello: dict[str, Any], ip: str) -> AgentSocket:
         server_id = hello["id"]
         sock = AgentSocket(ws, server_id, hello["hostname"], ip)
+        enrolled = await asyncio.to_thread(self._store.get_kv, ENROL_PREFIX + server_id)
+        if isinstance(enrolled, dict):  # the install token's metadata, kept by the conductor at enrolment
+            hello["initial"] = enrolled
         previous = self.sockets.pop(server_id, None)
         if previous is not None:  # the same server again (a reconnect race): the new socket wins
             previous.closed = True
@@ -236,6 +254,9 @@ class AgentHub:
             await self._refuse(ws, exc.description)
             raise WebSocketDisconnect() from None
         self.sockets[server_id] = sock
+        if isinstance(enrolled, dict):  # the record holds it from now on
+            with contextlib.suppress(StoreError):
+                await asyncio.to_thread(self._forget_enrolment, server_id)
         plugins = [dict(plugin) for plugin in self._engine.catalog["plugins"].values() if plugin.get("type") == "event"]
         await sock.send(
             p.JOINED,
@@ -256,6 +277,10 @@ class AgentHub:
                 self._engine.launcher.note(job, f"Reconnected to remote server: {sock.hostname} ({ip})")
         return sock
 
+    def _forget_enrolment(self, server_id: str) -> None:
+        with self._store.write() as w:
+            w.delete_kv(ENROL_PREFIX + server_id)
+
     async def _ping(self, sock: AgentSocket) -> None:
         while not sock.closed:
             await asyncio.sleep(p.PING_FREQ_S)
@@ -272,6 +297,8 @@ class AgentHub:
         if self.sockets.get(sock.server_id) is not sock:
             return  # replaced by a newer socket of the same server
         del self.sockets[sock.server_id]
+        for job_id in [j for j, h in self._held_logs.items() if h.server_id == sock.server_id]:
+            self._drop_held(job_id)
         try:
             await asyncio.to_thread(self._servers.disconnect_agent, sock.server_id, sock.socket_id)
         except Exception:  # e.g. the database: the server is offline here all the same
@@ -316,6 +343,7 @@ class AgentHub:
             sock.last_echo = time.monotonic()
         elif cmd == p.JOBS:
             sock.last_echo = time.monotonic()
+            sock.claim_budget = CLAIMS_PER_FRAME
             for job_id, report in data.items():
                 if isinstance(report, dict):
                     self._on_report(sock, job_id, report)
@@ -332,7 +360,9 @@ class AgentHub:
         elif cmd in p.NOTICES:
             description = data.get("description")
             if isinstance(description, str):
-                self._activity(cmd, description[:4096], server=sock.server_id, hostname=sock.hostname, ip=sock.ip)
+                self._activity(
+                    cmd, description[:4096], sock.server_id, server=sock.server_id, hostname=sock.hostname, ip=sock.ip
+                )
 
     def _own_job(self, sock: AgentSocket, job_id: Any) -> dict[str, Any] | None:
         """The active job ``job_id`` when it is assigned to this agent's server, else None."""
@@ -343,7 +373,9 @@ class AgentHub:
 
     def _on_report(self, sock: AgentSocket, job_id: str, report: dict[str, Any]) -> None:
         if job_id not in self._engine.active:
-            self._maybe_claim(sock, job_id)
+            if sock.claim_budget > 0:
+                sock.claim_budget -= 1
+                self._maybe_claim(sock, job_id)
             return
         job = self._own_job(sock, job_id)
         if job is None or job["state"] not in ("active", "finishing"):
@@ -361,18 +393,41 @@ class AgentHub:
         if report.get("state") == "complete":
             asyncio.get_running_loop().create_task(self.finish(sock.server_id, job_id, report, None))
 
-    def _hold_log(self, job_id: str, data: dict[str, Any]) -> None:
-        """Keep log of a job not run here (yet): the agent counts it as delivered, so it must not
-        be lost when this conductor takes the job over (``_claim``). Bounded per job and overall."""
-        if not p.valid_id(job_id) or not isinstance(data.get("text"), str) or not isinstance(data.get("offset"), int):
+    def _hold_log(self, sock: AgentSocket, job_id: str, data: dict[str, Any]) -> None:
+        """Keep log of a job not run here (yet) that this agent's server may run: the agent counts
+        it as delivered, so it must not be lost when this conductor takes the job over (``_claim``).
+        Only ``offset`` and ``text`` are kept, for ``HELD_LOG_TTL_S``, within ``HELD_LOG_BYTES`` per
+        job and ``HELD_LOG_TOTAL_BYTES`` in all; replayed only for the agent that sent it."""
+        text, offset = data.get("text"), data.get("offset")
+        if (
+            not p.valid_id(job_id)
+            or not isinstance(text, str)
+            or not isinstance(offset, int)
+            or isinstance(offset, bool)
+        ):
             return
+        now = time.monotonic()
+        self._prune_held(now)
         held = self._held_logs.get(job_id)
         if held is None:
-            if len(self._held_logs) >= HELD_LOG_JOBS:
-                return
-            held = self._held_logs[job_id] = []
-        if sum(len(d["text"]) for d in held) + len(data["text"]) <= HELD_LOG_BYTES:
-            held.append(data)
+            held = self._held_logs[job_id] = HeldLog(sock.server_id, now)
+        if held.server_id != sock.server_id or held.size + len(text) > HELD_LOG_BYTES:
+            return
+        if self._held_total + len(text) > HELD_LOG_TOTAL_BYTES:
+            return
+        held.frames.append((offset, text))
+        held.size += len(text)
+        self._held_total += len(text)
+
+    def _prune_held(self, now: float) -> None:
+        for job_id in [j for j, h in self._held_logs.items() if now - h.since > HELD_LOG_TTL_S]:
+            self._drop_held(job_id)
+
+    def _drop_held(self, job_id: str) -> HeldLog | None:
+        held = self._held_logs.pop(job_id, None)
+        if held is not None:
+            self._held_total -= held.size
+        return held
 
     def _maybe_claim(self, sock: AgentSocket, job_id: str) -> None:
         """A report about a job this conductor does not run: look it up (at most every
@@ -396,7 +451,7 @@ class AgentHub:
         try:
             record = await asyncio.to_thread(self._store.get_job, job_id)
             if record is None or record.get("state") == "complete":
-                self._held_logs.pop(job_id, None)
+                self._drop_held(job_id)
                 reason = str((record or {}).get("description") or "The job is not known to the conductor.")
                 await sock.send(p.ABORT_JOB, {"id": job_id, "reason": reason})
                 return
@@ -406,8 +461,10 @@ class AgentHub:
             if doc is not None:
                 if job_id not in engine.active:
                     await adopt(engine, [doc], own=False)
-                for data in self._held_logs.pop(job_id, []):  # what the agent sent before (by offset)
-                    self._on_log(sock, data)
+                held = self._drop_held(job_id)
+                if held is not None and held.server_id == sock.server_id:  # what it sent before (by offset)
+                    for offset, text in held.frames:
+                        self._on_log(sock, {"id": job_id, "offset": offset, "text": text})
             else:
                 await asyncio.to_thread(engine.control.request, job_id, "handoff", engine.conductor_id)
         except StoreError as exc:
@@ -416,7 +473,7 @@ class AgentHub:
     def _on_log(self, sock: AgentSocket, data: dict[str, Any]) -> None:
         job_id = data.get("id")
         if isinstance(job_id, str) and job_id not in self._engine.active:
-            self._hold_log(job_id, data)
+            self._hold_log(sock, job_id, data)
             return
         job = self._own_job(sock, job_id)
         text = data.get("text")
@@ -455,7 +512,11 @@ class AgentHub:
         run.resolve(result_of(report, stored))
         return True
 
-    def _activity(self, action: str, description: str, **context: Any) -> None:
+    def _activity(self, action: str, description: str, key: str, **context: Any) -> None:
+        """An activity row, at most ``ACTIVITY_PER_MIN`` a minute per ``key`` (an address or a server)."""
+        if self._activity_limit.hit(key, time.monotonic()):
+            log.warning("activity %s from %s not recorded (rate): %s", action, key, description[:200])
+            return
         try:
             with self._store.write() as w:
                 activity.record(w, action, epoch=self._engine.clock.now(), description=description, **context)
@@ -466,3 +527,25 @@ class AgentHub:
         self._stopping = True
         for sock in list(self.sockets.values()):
             sock.closed = True
+
+
+@dataclass
+class HeldLog:
+    """``job_log`` frames of a job this conductor does not run yet, from one server."""
+
+    server_id: str
+    since: float
+    frames: list[tuple[int, str]] = field(default_factory=list)
+    size: int = 0
+
+
+async def _receive_frame(ws: WebSocket) -> tuple[str, dict[str, Any]] | None:
+    """The next frame, None for one to ignore (binary, too large, not a frame); raises
+    ``WebSocketDisconnect`` when the socket closed."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    if not isinstance(text, str) or len(text) > MAX_FRAME_BYTES:
+        return None
+    return p.decode(text)
