@@ -133,3 +133,22 @@ def test_a_group_limited_key_makes_tokens_for_its_groups_only(fleet: Server) -> 
     _, code, _ = limited.error("get_satellite_token", {})
     assert code == "access"
     assert limited.ok("get_satellite_token", {"groups": ["hostile_mine"]})["token"]
+
+
+def test_install_tokens_are_listed_and_revoked(fleet: Server) -> None:
+    """Tokens are listed by id (never the token) and revoked; a revoked token enrols nobody; a
+    non-admin sees and revokes only its own."""
+    api = fleet.client()
+    token = api.ok("get_satellite_token", {"title": "listed"})["token"]
+    rows = api.ok("get_satellite_tokens")["rows"]
+    mine = next(r for r in rows if r["params"].get("title") == "listed")
+    assert token not in json.dumps(rows) and len(mine["id"]) == 16
+    other, _ = make_key(api, {"add_servers": True})
+    assert all(r["username"] != mine["username"] for r in other.ok("get_satellite_tokens")["rows"])
+    _, code, _ = other.error("delete_satellite_token", {"id": mine["id"]})
+    assert code == "notfound"
+    assert httpx.get(f"{fleet.url}/api/app/satellite/config", params={"t": token}).json().get("server_id")
+    api.ok("delete_satellite_token", {"id": mine["id"]})
+    assert httpx.get(f"{fleet.url}/api/app/satellite/config", params={"t": token}).json()["code"] == "satellite"
+    _, code, _ = api.error("delete_satellite_token", {"id": "../../etc"})
+    assert code == "api"

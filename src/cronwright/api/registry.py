@@ -162,6 +162,7 @@ READ_ONLY_ENDPOINTS = frozenset(
             "get_active_servers",
             "get_active_server",
             "get_server",
+            "get_satellite_tokens",
             "get_global_state",
             "search_activity",
             "ping",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
 
-from cronwright.model.api import Envelope
+from pydantic import BaseModel, Field
+
+from cronwright.model.api import Envelope, ListInfo
 
 
 class SatelliteTokenResult(Envelope):
@@ -17,3 +19,16 @@ class SatelliteTokenResult(Envelope):
 class UploadJobFileResult(Envelope):
     key: str = Field(description="Storage key `files/jobs/<job id>/<random>/<name>`.")
     size: int = Field(description="Bytes stored.")
+
+
+class SatelliteToken(BaseModel):
+    id: str = Field(description="The first 16 hex digits of the token's sha256 (names it; cannot enrol).")
+    username: str | None = Field(None, description="Who created it.")
+    created: int = Field(description="Unix seconds.")
+    expires: int = Field(description="Unix seconds.")
+    params: dict[str, Any] = Field(default_factory=dict, description="The metadata new servers get.")
+
+
+class SatelliteTokenList(Envelope):
+    rows: list[SatelliteToken]
+    list: ListInfo

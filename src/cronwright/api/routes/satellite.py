@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from cronwright.agent import protocol as p
 from cronwright.api.registry import Ctx, EndpointSet
 from cronwright.engine.fleet.hub import ENROL_PREFIX
-from cronwright.engine.fleet.tokens import DEFAULT_EXPIRES_S, MAX_EXPIRES_S
+from cronwright.engine.fleet.tokens import DEFAULT_EXPIRES_S, ID_CHARS, MAX_EXPIRES_S
 from cronwright.errors import BadRequest, CwError, api_error
 from cronwright.ids import generate_id
 from cronwright.model import api as m
@@ -78,6 +78,41 @@ def get_satellite_token(ctx: Ctx) -> dict[str, Any]:
         raise api_error("Malformed parameter: maxJobs (must be a non-negative integer)")
     token, _ = ctx.conductor.install_tokens.create(metadata, float(expires), who.username)
     return {"token": token, "base_url": ctx.conductor.settings.public_url, "image": "", "version": ""}
+
+
+@router.endpoint(
+    "get_satellite_tokens",
+    style="read",
+    summary="List live install tokens (Cronwright extension)",
+    response=mf.SatelliteTokenList,
+)
+def get_satellite_tokens(ctx: Ctx) -> dict[str, Any]:
+    """Requires `add_servers`: the live install tokens (administrators: all; others: their own),
+    each with its `id` (never the token itself), creator, creation and expiry times and metadata."""
+    who = ctx.authenticate()
+    who.require("add_servers")
+    rows = ctx.conductor.install_tokens.listing(None if who.is_admin else who.username)
+    return {"rows": rows, "list": {"length": len(rows)}}
+
+
+@router.endpoint(
+    "delete_satellite_token",
+    style="write",
+    summary="Revoke an install token (Cronwright extension)",
+    response=m.Ok,
+)
+def delete_satellite_token(ctx: Ctx) -> dict[str, Any]:
+    """Requires `add_servers` (administrators: any token; others: their own). `id` as listed by
+    `get_satellite_tokens`; the token enrols no more servers (those it enrolled stay: revoke them
+    with `delete_server`)."""
+    who = ctx.authenticate()
+    who.require("add_servers")
+    token_id = ctx.params.get("id")
+    if not isinstance(token_id, str) or len(token_id) != ID_CHARS or not all(c in "0123456789abcdef" for c in token_id):
+        raise api_error("Missing or malformed parameter: id")
+    if not ctx.conductor.install_tokens.revoke(token_id, None if who.is_admin else who.username):
+        raise CwError("notfound", f"Install token not found: {token_id}", 404)
+    return {}
 
 
 def agent_server(ctx: Ctx, job_id: str, auth: str, server: Any) -> str | None:
