@@ -9,6 +9,7 @@ another URL (a proxy) than the conductor's."""
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,13 @@ from typing import Any, TypeVar
 from tests.support.server import Api, Server
 
 T = TypeVar("T")
+
+
+def free_port() -> int:
+    """A port free now on 127.0.0.1 (for a conductor that must keep its port across a restart)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], T | None], timeout_s: float, what: str, poll_s: float = 0.05) -> T:

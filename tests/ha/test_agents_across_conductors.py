@@ -14,14 +14,14 @@ import psutil
 
 from tests.api.helpers import script_event, start_job
 from tests.ha.conftest import Fleet, wait_for
-from tests.support.proxy import TcpProxy
+from tests.support.proxy import LinkProxy
 from tests.support.server import Server
 
 SCRIPT = "for i in $(seq 1 12); do echo line $i; sleep 0.5; done"
 EXPECTED = "".join(f"line {i}\n" for i in range(1, 13))
 
 
-def conductor_behind(fleet: Fleet, proxy: TcpProxy) -> Server:
+def conductor_behind(fleet: Fleet, proxy: LinkProxy) -> Server:
     """A conductor that advertises the proxy's address (so agents reach it only through it)."""
     server = Server(fleet.data_dir, fleet.db_url, env={**fleet.env, "CRONWRIGHT_BASE_URL": proxy.url}).start()
     fleet.servers.append(server)
@@ -30,13 +30,13 @@ def conductor_behind(fleet: Fleet, proxy: TcpProxy) -> Server:
         c.laddr.port for c in psutil.Process(server.proc.pid).net_connections("tcp") if c.status == psutil.CONN_LISTEN
     ]
     assert len(listening) == 1, listening
-    proxy.restore(listening[0])  # ``server.url`` is the advertised proxy address, not the real port
+    proxy.target = ("127.0.0.1", listening[0])  # ``server.url`` is the advertised proxy address, not the real port
     server.url = f"http://127.0.0.1:{listening[0]}"
     return server
 
 
 def test_a_running_job_follows_its_agent_to_another_conductor(fleet: Fleet, tmp_path: Path) -> None:
-    proxy_a, proxy_b = TcpProxy(), TcpProxy()
+    proxy_a, proxy_b = LinkProxy(), LinkProxy()
     a, b = conductor_behind(fleet, proxy_a), conductor_behind(fleet, proxy_b)
     api_a, api_b = a.client(), b.client()
     wait_for("both conductors listed", lambda: fleet.live_count(a) == 2 and fleet.live_count(b) == 2)

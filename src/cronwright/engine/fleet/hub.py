@@ -322,6 +322,13 @@ class AgentHub:
         if sock is not None:
             self._soon(lambda: sock.send(p.UPDATE, {"groups": list(groups)}))
 
+    def close_stale(self, server_id: str) -> None:
+        """Close this conductor's socket of a server whose agent joined another conductor."""
+        sock = self.sockets.get(server_id)
+        if sock is not None:
+            sock.closed = True
+            self._soon(sock.ws.close)
+
     def close_server(self, server_id: str) -> None:
         """Disconnect a server's agent (revoked or deleted): ``uninstall``, then close."""
         sock = self.sockets.get(server_id)

@@ -68,10 +68,10 @@ class RemoteWorker:
     def prepare(self, job: dict[str, Any], plugin: dict[str, Any] | None) -> RemoteRun:
         return RemoteRun(self._hub, job)
 
-    def connected(self, server_id: str) -> bool:
-        """Whether the server's agent is connected to this conductor."""
-        sock = self._hub.sockets.get(server_id)
-        return sock is not None and not sock.closed
+    def let_go(self, server_id: str) -> None:
+        """The server's agent joined another conductor: a socket this one still holds for it is
+        stale (a half-open connection not noticed yet) and is closed; the newest connection wins."""
+        self._hub.close_stale(server_id)
 
     def attach(self, job: dict[str, Any]) -> RemoteRun:
         """The run of a job its agent already runs (reattached after a restart or an adoption)."""

@@ -486,8 +486,9 @@ class JobEngine:
         remote = self.remote_worker
         if "remote" not in job or job["state"] != "active" or remote is None or run is None:
             return False
-        if remote.connected(str(job.get("server"))) or not hasattr(run, "release"):
-            return False  # its agent reports here: nothing to hand over
+        if not hasattr(run, "release"):
+            return False
+        remote.let_go(str(job.get("server")))  # its agent reports to ``to`` now
         if not self._store.transfer_job(job["id"], self.conductor_id, to, self.job_lease_s):
             return False
         log.info("job %s handed over to conductor %s", job["id"], to, extra=job_fields(job))
