@@ -218,10 +218,13 @@ class FileStore:
         except OSError:
             return []
         for segment in segments:
-            if not segment.is_dir() or segment.is_symlink():
+            if segment.is_symlink() or not segment.is_dir():
                 continue
-            for path in sorted(segment.iterdir()):
-                info = path.lstat()
+            try:
+                entries = [(path, path.lstat()) for path in sorted(segment.iterdir())]
+            except OSError:  # removed meanwhile
+                continue
+            for path, info in entries:
                 if not stat.S_ISREG(info.st_mode):
                     continue
                 key = f"files/jobs/{folder.name}/{segment.name}/{path.name}"
