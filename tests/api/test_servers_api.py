@@ -13,7 +13,7 @@ import pytest
 
 from cronwright.engine.conductor import Conductor
 from cronwright.store.sql.store import SqlStore
-from tests.api.helpers import make_key, uid
+from tests.api.helpers import make_key, run_wait, script_event, uid
 from tests.conftest import StartServer
 from tests.support.server import Api, Server
 
@@ -169,6 +169,20 @@ def test_update_local_server(admin: Api) -> None:
     assert (active["enabled"], active["maxJobs"], active["userData"]) == (True, 0, {"rack": "a1"})
     rows = admin.ok("search_activity", {"query": f"action:server_update keywords:{local['id']}", "limit": 5})["rows"]
     assert rows and rows[0]["updates"] == {"enabled": True, "maxJobs": 0, "userData": {"rack": "a1"}}
+
+
+def test_server_user_data_reaches_its_jobs(admin: Api) -> None:
+    """A server's `userData` is given to the jobs it runs as `serverData` (`server_data_<key>`)."""
+    local = local_server(admin)
+    admin.ok("update_server", {"id": local["id"], "userData": {"rack": "b7", "zone": "cold aisle"}})
+    try:
+        event = script_event(admin, 'echo "rack=$server_data_rack zone=$server_data_zone"', targets=[local["id"]])
+        job = run_wait(admin, event["id"])
+        token = admin.ok("get_job", {"id": job["id"]})["token"]
+        text = admin.http.get("/api/app/view_job_log/v1", params={"id": job["id"], "t": token}).text
+        assert text == "rack=b7 zone=cold aisle\n"
+    finally:
+        admin.ok("update_server", {"id": local["id"], "userData": {}})
 
 
 def test_manual_then_auto_groups(admin: Api) -> None:

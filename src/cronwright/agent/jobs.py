@@ -197,6 +197,8 @@ class JobManager:
         details = details if isinstance(details, dict) else {}
         if not isinstance(job.get("input"), dict) and isinstance(details.get("input"), dict):
             job["input"] = details["input"]
+        if isinstance(details.get("serverData"), dict):  # the server's ``userData`` (servers-agents.md §2)
+            job["serverData"] = details["serverData"]
         spool = JobSpool(self.data_dir / "spool" / job_id, max_bytes=self.spool_max_bytes)
         agent_job = AgentJob(job=job, spool=spool, work_dir=self.data_dir / "work" / job_id)
         self.jobs[job_id] = agent_job

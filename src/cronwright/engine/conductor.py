@@ -28,6 +28,7 @@ from cronwright.engine.datadir import prepare_data_dir
 from cronwright.engine.entities import EntityService, Kind
 from cronwright.engine.events import EventService
 from cronwright.engine.fleet.hub import AgentHub
+from cronwright.engine.fleet.presence import Presence
 from cronwright.engine.fleet.tokens import InstallTokens
 from cronwright.engine.jobs.engine import JobEngine
 from cronwright.engine.jobs.jobfiles import JobFileRemover
@@ -118,6 +119,11 @@ class Conductor:
         self.servers.on_remove = self.hub.close_server
         self.servers.on_groups = self.hub.send_groups
         self.servers.job_counts = self.jobs.jobs_per_server
+        #: which conductor holds which server, shared with the others (PostgreSQL only)
+        self.presence: Presence | None = None
+        if getattr(store, "dialect", None) == "postgresql":
+            self.presence = Presence(store, self.catalog, self.servers, self.cluster.id, self.cluster.live_ids)
+            self.servers.on_change = self.presence.changed
         self.permits = self.jobs.permits
         self.events = EventService(
             self.catalog,
@@ -223,12 +229,19 @@ class Conductor:
             return
         try:
             if kind in DEFINITION_KINDS:
+                before = self.catalog[kind].get(doc_id) if kind == "servers" else None
                 self.catalog.refresh(kind, doc_id)
                 if kind == GROUPS.kind:
                     self.servers.recompute_groups()
+                elif kind == "servers":
+                    self.servers.refreshed(doc_id, before)
             elif kind == "control":
-                if doc_id in self.jobs.active:
+                if doc_id in self.jobs.active or change.get("to") == self.cluster.id:
                     self.run_soon(self.jobs.control.apply(), "job requests")
+            elif kind == "presence" and self.presence is not None:
+                self.presence.announced(doc_id)
+            elif kind == "server_revoked" and self.presence is not None:
+                self.presence.revoked_elsewhere()
             elif kind == "kv" and doc_id == "state":
                 self.state.reload()
                 self.scheduler.wake()
@@ -263,6 +276,8 @@ class Conductor:
             asyncio.create_task(self._every(self.settings.server_info_interval_s, self.servers.refresh_info))
         )
         self._loops.append(asyncio.create_task(self._every(3600, self._purge_sessions)))
+        if self.presence is not None:
+            self._loops.append(asyncio.create_task(self.presence.loop()))
         self._loops.append(asyncio.create_task(self.maintenance.loop()))
         self.serving = True
         log.info(
@@ -306,6 +321,8 @@ class Conductor:
         for task in self._loops:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.presence is not None:
+            await asyncio.to_thread(self.presence.withdraw)
         await self.scheduler.stop()
         await self.jobs.stop()
         await self.cluster.stop()

@@ -4,9 +4,12 @@ The conductor's own machine is one server (id = host name, lower-cased, non-word
 ``_``) unless ``local_worker`` is off. Agents join through the socket hub, which calls
 ``connect_agent`` / ``disconnect_agent`` / ``update_info``. Records are stored definitions
 (``servers``); which servers are online, in what order, with what live ``info``, is held in this
-process's memory: the hub of this conductor holds the sockets. (A later change can publish the
-online set through the store; every reader goes through ``connected_servers``/``is_connected``.)
-Revocations live in global state (``server_revoked:<id>``) so every conductor refuses them.
+process's memory: the hub of this conductor holds the sockets. With other conductors on the same
+database, each publishes the servers it holds (``engine/fleet/presence.py``) and the others list
+them too (``set_remote``): every conductor chooses among every online server, and a job for a
+server another conductor holds is sent to that one (``holder_of``). Every reader goes through
+``connected_servers``/``is_connected``. Revocations live in global state (``server_revoked:<id>``)
+so every conductor refuses them.
 The pure rules (merge, groups, keywords, field checks) are in ``server_records.py``.
 """
 
@@ -48,6 +51,9 @@ REVOKED_PREFIX = "server_revoked:"
 REVOKED_RECHECK_S = 5.0
 #: a monitor sample's header keys kept for ``get_server``'s ``data``
 _SAMPLE_KEYS = ("version", "date", "server", "hostname")
+#: the live ``info`` sections a conductor publishes for the servers it holds (what the algorithms
+#: and target expressions read changes; the rest is in the stored record)
+PUBLISHED_INFO = ("cpu", "memory", "process")
 
 
 def local_server_id(hostname: str) -> str:
@@ -100,6 +106,13 @@ class ServerRegistry:
         self.job_counts: Callable[[], dict[str, int]] = dict
         #: server id → (revoked, when to read it again): see ``is_revoked``
         self._revoked: dict[str, tuple[bool, float]] = {}
+        #: when each server held here came online (wall clock: the newest connection wins across conductors)
+        self._since: dict[str, float] = {}
+        #: servers other conductors hold (``set_remote``): id → {conductor, since, info, jobs}
+        self._remote: dict[str, dict[str, Any]] = {}
+        #: called when what this conductor holds changed: ``True`` for a server joining or leaving
+        #: (published at once), ``False`` for new figures (published with the next round)
+        self.on_change: Callable[[bool], None] = lambda urgent: None
 
     # ---- the local machine
 
@@ -116,7 +129,9 @@ class ServerRegistry:
         with self._lock:
             self._online.pop(self.local_id, None)
             self._online[self.local_id] = ""
+            self._since[self.local_id] = time.time()
         self.refresh_info()
+        self.on_change(True)
         return doc
 
     def _upsert_local(self) -> dict[str, Any]:
@@ -150,6 +165,7 @@ class ServerRegistry:
             info = sample_info()
             with self._lock:
                 self._info[self.local_id] = info
+            self.on_change(False)
 
     # ---- agents (called by the hub)
 
@@ -179,10 +195,12 @@ class ServerRegistry:
         with self._lock:
             self._online.pop(server_id, None)
             self._online[server_id] = doc["socket_id"]
+            self._since[server_id] = time.time()
             self._info[server_id] = doc["info"]
             self._samples.pop(server_id, None)
             self._time_codes.pop(server_id, None)
             self._offline.pop(server_id)
+        self.on_change(True)
         return doc
 
     def _store_connect(
@@ -215,8 +233,10 @@ class ServerRegistry:
             if not socket_id or self._online.get(server_id) != socket_id:  # the local server's is ""
                 return False
             del self._online[server_id]
+            self._since.pop(server_id, None)
             info = self._info.pop(server_id, {})
             self._time_codes.pop(server_id, None)
+        self.on_change(True)
         now = int(self._clock.now())
         current = self._catalog["servers"].get(server_id)
         try:
@@ -274,15 +294,18 @@ class ServerRegistry:
                 "groups": doc.get("groups", []),
                 "data": data,
             }
+        self.on_change(False)
         return True
 
     # ---- who is online
 
     def connected_servers(self) -> list[dict[str, Any]]:
-        """Online servers (the local one and agents) in connection order, with their live ``info``."""
+        """Online servers in connection order, with their live ``info``: those this conductor holds
+        (the local one and its agents' sockets), then those other conductors hold (``set_remote``)."""
         with self._lock:
             order = list(self._online)
             infos = dict(self._info)
+            remote = [(sid, r) for sid, r in self._remote.items() if sid not in self._online]
         servers = self._catalog["servers"]
         counts = self.job_counts()
         listed = []
@@ -291,7 +314,19 @@ class ServerRegistry:
             if doc is None:
                 continue
             listed.append(self._live(doc, infos.get(server_id, doc.get("info") or {}), counts))
+        for server_id, presence in remote:
+            doc = servers.get(server_id)
+            if doc is not None:
+                listed.append(self._live_remote(doc, presence, counts))
         return listed
+
+    @classmethod
+    def _live_remote(cls, doc: dict[str, Any], presence: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
+        """A server another conductor holds: its stored record with the published figures; its job
+        count is the holder's plus this conductor's own jobs bound for it."""
+        info = {**(doc.get("info") or {}), **presence["info"]}
+        jobs = {doc["id"]: counts.get(doc["id"], 0) + presence["jobs"]}
+        return cls._live(doc, info, jobs)
 
     @staticmethod
     def _live(doc: dict[str, Any], info: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
@@ -308,8 +343,71 @@ class ServerRegistry:
         ]
 
     def is_connected(self, server_id: str) -> bool:
+        """Online here or on another conductor."""
         with self._lock:
-            return server_id in self._online
+            return server_id in self._online or server_id in self._remote
+
+    def holder_of(self, server_id: str) -> str | None:
+        """The conductor that holds an online server another conductor holds (its jobs are sent
+        there); None when this conductor holds it (or nobody does)."""
+        with self._lock:
+            if server_id in self._online:
+                return None
+            remote = self._remote.get(server_id)
+        return remote["conductor"] if remote is not None else None
+
+    # ---- presence across conductors (engine/fleet/presence.py)
+
+    def held(self) -> list[dict[str, Any]]:
+        """What this conductor publishes of the servers it holds: id, since when, the figures the
+        algorithms read (``cpu``, ``memory``) and how many of its jobs run there."""
+        counts = self.job_counts()
+        with self._lock:
+            return [
+                {
+                    "id": server_id,
+                    "since": self._since.get(server_id, 0.0),
+                    "info": {k: self._info[server_id][k] for k in PUBLISHED_INFO if k in self._info.get(server_id, {})},
+                    "jobs": counts.get(server_id, 0),
+                    "agent": bool(socket_id),
+                }
+                for server_id, socket_id in self._online.items()
+            ]
+
+    def set_remote(self, remote: dict[str, dict[str, Any]]) -> None:
+        """Replace the servers other conductors hold: id → {conductor, since, info, jobs}."""
+        with self._lock:
+            self._remote = remote
+            for server_id in remote:
+                self._offline.pop(server_id)
+
+    def remote_job_counts(self) -> dict[str, int]:
+        """Jobs other conductors run on the servers they hold (as they last published)."""
+        with self._lock:
+            return {sid: r["jobs"] for sid, r in self._remote.items() if r["jobs"] and sid not in self._online}
+
+    def held_agents(self) -> list[str]:
+        """The ids of the agents whose socket this conductor holds."""
+        with self._lock:
+            return [server_id for server_id, socket_id in self._online.items() if socket_id]
+
+    def refreshed(self, server_id: str, before: dict[str, Any] | None) -> None:
+        """Another conductor changed a server's record (the change feed): an agent held here is
+        told its new groups."""
+        after = self._catalog["servers"].get(server_id)
+        if after is None or not self.is_agent(server_id):
+            return
+        if (before or {}).get("groups") != after.get("groups"):
+            self.on_groups(server_id, list(after.get("groups") or []))
+
+    def check_revoked(self, revoked: set[str]) -> None:
+        """Disconnect the agents held here whose credential another conductor revoked
+        (``revoked``: every revoked id, read in one go)."""
+        for server_id in self.held_agents():
+            if server_id in revoked:
+                with self._lock:
+                    self._revoked[server_id] = (True, float("inf"))
+                self.on_remove(server_id)
 
     def is_agent(self, server_id: str) -> bool:
         """Online and not the local machine (an agent holds a socket; the local server has none)."""
@@ -377,11 +475,16 @@ class ServerRegistry:
         with self._lock:
             online = server_id in self._online
             info = self._info.get(server_id)
+            remote = self._remote.get(server_id)
             recent = self._offline.get(server_id, self._clock.now())
         if online:
             doc = self._catalog["servers"].get(server_id)
             if doc is not None:
                 return self._live(doc, info if info is not None else doc.get("info") or {}, self.job_counts()), True
+        if remote is not None:
+            doc = self._catalog["servers"].get(server_id)
+            if doc is not None:
+                return self._live_remote(doc, remote, self.job_counts()), True
         if recent is not None and server_id in self._catalog["servers"]:
             return recent, False
         stored = self._catalog.refresh("servers", server_id)
@@ -445,6 +548,13 @@ class ServerRegistry:
             raise BadRequest(
                 "server", "The conductor's own server cannot be deleted (set local_worker = false instead)."
             )
+        with self._lock:
+            remote = None if server_id in self._online else self._remote.get(server_id)
+        if remote is not None and not remote.get("agent", True):
+            raise BadRequest(
+                "server",
+                f"The server of conductor {remote['conductor']} cannot be deleted (set local_worker = false there).",
+            )
         online = self.is_agent(server_id)
         current = self._catalog["servers"].get(server_id) if online else self._catalog.refresh("servers", server_id)
         if current is None:
@@ -452,8 +562,10 @@ class ServerRegistry:
         hostname = str(current.get("hostname") or server_id)
         now = int(self._clock.now())
         self.revoke(server_id)
+        if remote is not None:  # its conductor disconnects it (and deletes the record then)
+            self._catalog.store.announce({"k": "server_revoked", "id": server_id})
         with self._catalog.transaction() as tx:
-            if not online:
+            if not online and remote is None:
                 tx.delete("servers", server_id)
             activity.record(
                 tx.writer,

@@ -7,6 +7,7 @@ from typing import Any
 
 from cronwright.api.registry import Ctx, EndpointSet
 from cronwright.engine.jobs.launch import LaunchError
+from cronwright.engine.jobs.service import job_details_missing
 from cronwright.engine.runs import UploadedFile, launch_request
 from cronwright.errors import Conflict, NotFound
 from cronwright.model import api as m
@@ -53,7 +54,9 @@ async def run_event(ctx: Ctx) -> dict[str, Any]:
         batch.discard()
         raise Conflict("event", f"Failed to launch job: {exc}") from None
     if ctx.call.suffix == "wait":
-        final = await conductor.jobs.observers.wait_for(jobs[0]["id"])
+        final = await conductor.jobs.wait_final(jobs[0]["id"])
+        if final is None:
+            raise job_details_missing(jobs[0]["id"])
         return {"job": conductor.job_service.with_output(final)}
     body: dict[str, Any] = {"id": jobs[0]["id"]}
     if len(jobs) > 1:

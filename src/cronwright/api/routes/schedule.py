@@ -14,6 +14,7 @@ from cronwright.api.registry import Ctx, EndpointSet
 from cronwright.clock import AdjustableClock
 from cronwright.engine.common import int_param
 from cronwright.engine.jobs.launch import LaunchError
+from cronwright.engine.jobs.service import job_details_missing
 from cronwright.engine.jobs.stream import stream_token
 from cronwright.engine.runs import UploadedFile
 from cronwright.engine.upcoming import forecast_rows, parse_upcoming, upcoming_runs
@@ -71,7 +72,9 @@ async def magic(ctx: Ctx) -> dict[str, Any]:
     except LaunchError as exc:
         raise Conflict("event", f"Failed to launch job: {exc}") from None
     if wait:
-        final = await conductor.jobs.observers.wait_for(job["id"])
+        final = await conductor.jobs.wait_final(job["id"])
+        if final is None:
+            raise job_details_missing(job["id"])
         return {"job": conductor.job_service.with_output(final)}
     return {
         "description": "Your job has started in the background.",

@@ -1,6 +1,7 @@
 """Requests for a job that another conductor may run: ``abort``, ``resume``, ``skip_delay``,
 ``flush`` (drop from its queue), sent through any conductor (multi-conductor.md), and ``handoff``
-(an agent's job goes to the conductor the agent reports to now, docs/fleet.md).
+(an agent's job goes to the conductor the agent reports to now, docs/fleet.md), and ``launch``
+(a starting job goes to the conductor that holds its chosen server, which runs it: ``send``).
 
 A request is stored in global state as ``jobctl:<job id>:<action>`` and announced on the change
 feed. The job's conductor carries it out within moments (the announcement) or on its next pass
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 #: global-state keys of requests passed between conductors
 CONTROL_PREFIX = "jobctl:"
-ACTIONS = ("abort", "resume", "skip_delay", "flush", "handoff")
+ACTIONS = ("abort", "resume", "skip_delay", "flush", "handoff", "launch")
 
 
 class JobControl:
@@ -33,6 +34,21 @@ class JobControl:
             w.set_kv(f"{CONTROL_PREFIX}{job_id}:{action}", {"reason": reason})
         store.announce({"k": "control", "id": job_id})
 
+    def send(self, job_id: str, holder: str, hops: int) -> bool:
+        """Give this conductor's starting job to ``holder`` (it holds the job's chosen server), which
+        launches it: the request is stored first, then the job changes owner, then ``holder`` is
+        told. False (and no request left) when the job is no longer this conductor's."""
+        engine = self._engine
+        key = f"{CONTROL_PREFIX}{job_id}:launch"
+        with engine.store.write() as w:
+            w.set_kv(key, {"reason": holder, "hops": hops})
+        if not engine.store.transfer_job(job_id, engine.conductor_id, holder, engine.job_lease_s):
+            with engine.store.write() as w:
+                w.delete_kv(key)
+            return False
+        engine.store.announce({"k": "control", "id": job_id, "to": holder})
+        return True
+
     async def apply(self) -> None:
         """Carry out the requests for this conductor's jobs; drop those whose job has ended."""
         engine = self._engine
@@ -40,7 +56,10 @@ class JobControl:
         for key, request in requests.items():
             job_id, _, action = key[len(CONTROL_PREFIX) :].partition(":")
             job = engine.active.get(job_id)
-            if job is not None:
+            if job is None and action == "launch":
+                if not await self._receive(job_id, request):
+                    continue  # not handed over yet (or it is another conductor's)
+            elif job is not None:
                 reason = request.get("reason") if isinstance(request, dict) else None
                 self._carry_out(job, action, reason if isinstance(reason, str) else "")
             elif (await engine.offload(engine.store.get_job, job_id) or {}).get("state", "complete") != "complete":
@@ -62,3 +81,17 @@ class JobControl:
             engine.drop_queued([job])
         elif action == "handoff" and reason:  # ``reason``: the conductor the job's agent reports to now
             engine.hand_off(job, reason)
+
+    async def _receive(self, job_id: str, request: Any) -> bool:
+        """Take a job another conductor sent here (``send``) and run it. False while the job is
+        not this conductor's (the request stays); True when the request is done with."""
+        engine = self._engine
+        owner, _ = await engine.offload(engine.store.job_owner, job_id)
+        record = await engine.offload(engine.store.get_job, job_id)
+        if record is None or record.get("state") == "complete":
+            return True
+        if owner != engine.conductor_id:
+            return False
+        hops = request.get("hops") if isinstance(request, dict) else 0
+        engine.receive(record, hops if isinstance(hops, int) and not isinstance(hops, bool) else 0)
+        return True

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from cronwright.engine.jobs.finish import Outcome
 from cronwright.runner import JobRun
-from cronwright.store.base import StoreError
+from cronwright.store.base import LostJob, StoreError
 
 if TYPE_CHECKING:
     from cronwright.engine.jobs.engine import JobEngine
@@ -28,6 +28,10 @@ log = logging.getLogger("cronwright.jobs")
 ABORT_GRACE_S = 10.0
 #: pause between attempts to store a job's ``active`` record while the database refuses it
 ACTIVATE_RETRY_S = 1.0
+#: how many times a starting job may be sent on to the conductor holding its server (an agent
+#: that keeps moving between conductors must not bounce its job forever)
+MAX_HOPS = 3
+NOT_CONNECTED = "Chosen server is no longer connected."
 
 
 class Dispatcher:
@@ -37,10 +41,17 @@ class Dispatcher:
         self.runs: dict[str, JobRun] = {}
         #: aborted jobs with a run: job id → monotonic time of the abort (see ``ABORT_GRACE_S``)
         self._aborted_at: dict[str, float] = {}
+        #: starting jobs other conductors sent here: job id → how often it was sent (``MAX_HOPS``)
+        self._hops: dict[str, int] = {}
 
     def start(self, job: dict[str, Any]) -> None:
         """Run a job the engine moved to ``starting`` (a server chosen)."""
         self._engine.tasks.spawn(self._guarded(job, self._start_steps), f"job {job['id']}")
+
+    def receive(self, job: dict[str, Any], hops: int) -> None:
+        """Run a starting job another conductor sent here (its start actions ran there)."""
+        self._hops[job["id"]] = hops
+        self._engine.tasks.spawn(self._guarded(job, self._run), f"job {job['id']}")
 
     def resume(self, job: dict[str, Any]) -> bool:
         """Continue a suspended job (``resume_job``); False when it is not suspended."""
@@ -122,9 +133,13 @@ class Dispatcher:
         """``active``: spawn the process on the worker and finish with its result."""
         engine = self._engine
         plugin = engine.catalog["plugins"].get(job.get("plugin"))
+        hops = self._hops.pop(job["id"], 0)
         if not engine.servers.is_connected(job["server"]):
-            outcome = Outcome(code="abort", description="Chosen server is no longer connected.", retry_ok=True)
-            await engine.finisher.finish(job, outcome)
+            await engine.finisher.finish(job, Outcome(code="abort", description=NOT_CONNECTED, retry_ok=True))
+            return
+        holder = engine.servers.holder_of(job["server"])
+        if holder is not None:  # another conductor holds the server: it runs the job
+            await self._send(job, holder, hops + 1)
             return
         worker = engine.worker_for(job["server"])
         if worker is not engine.worker:
@@ -137,6 +152,26 @@ class Dispatcher:
             await engine.finisher.finish(job, Outcome(code=1, description=f"Setup Error: {exc}"))
             return
         await self._supervise(job, run)
+
+    async def _send(self, job: dict[str, Any], holder: str, hops: int) -> None:
+        """Give a starting job to conductor ``holder``, which holds its server (docs/fleet.md)."""
+        engine = self._engine
+        if hops > MAX_HOPS:
+            await engine.finisher.finish(job, Outcome(code="abort", description=NOT_CONNECTED, retry_ok=True))
+            return
+        try:
+            engine.records.persist(job)  # ``starting``, with its server: what the holder runs
+            sent = await engine.offload(engine.control.send, job["id"], holder, hops)
+        except LostJob:
+            return
+        except StoreError as exc:
+            description = f"The job could not be handed to the conductor of its server ({holder}): {exc}"
+            await engine.finisher.finish(job, Outcome(code="abort", description=description, retry_ok=True))
+            return
+        if sent:
+            engine.sent_away(job, holder)
+        else:  # no longer this conductor's (adopted elsewhere)
+            engine.lost(job)
 
     def reattach(self, job: dict[str, Any]) -> bool:
         """Take over a job that runs on an agent (after a restart or an adoption): its run ends

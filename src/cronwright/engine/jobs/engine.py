@@ -63,6 +63,8 @@ log = logging.getLogger("cronwright.jobs")
 #: how often the leader looks for jobs whose conductor's lease on them ran out, and every
 #: conductor reads the stored job requests (``control.py``), seconds
 ADOPT_INTERVAL_S = 2.0
+#: how often a job that went to another conductor is looked up by a caller waiting for its end
+FOLLOW_POLL_S = 0.25
 SHUTDOWN_REASON = "Aborted: Cronwright was shut down while the job was running."
 
 
@@ -106,6 +108,7 @@ class JobEngine:
             sample_interval_s=settings.job_sample_interval_s,
             upper_case_params=settings.job_param_env == "all",
         )
+        self.worker.server_data = lambda server_id: (catalog["servers"].get(server_id) or {}).get("userData")
         #: runs jobs on agents (engine/fleet/remote.py; set by the conductor), None without a hub
         self.remote_worker: RemoteWorker | None = None
         self.dispatcher = Dispatcher(self)
@@ -498,6 +501,24 @@ class JobEngine:
         run.release()
         return True
 
+    def sent_away(self, job: dict[str, Any], to: str) -> None:
+        """A starting job went to conductor ``to``, which holds its server and runs it."""
+        log.info("job %s sent to conductor %s, which holds its server", job["id"], to, extra=job_fields(job))
+        self.active.pop(job["id"], None)
+        self.records.forget(job["id"])
+        self.observers.gone(job["id"])
+        self.kick()
+
+    def receive(self, job: dict[str, Any], hops: int) -> None:
+        """A job another conductor sent here (``control.send``): run it on the server it chose."""
+        if job["id"] in self.active:
+            return
+        self.active[job["id"]] = job
+        if job.get("state") == "starting":
+            self.dispatcher.receive(job, hops)
+        else:  # not started yet after all: the monitor takes it from its state
+            self.kick()
+
     def completed(self, job: dict[str, Any]) -> None:
         """Called by the finisher once the final record is stored."""
         self.active.pop(job["id"], None)
@@ -517,6 +538,24 @@ class JobEngine:
         job["abort_reason"] = job.get("abort_reason") or "Adopted by another conductor."
         self.dispatcher.drop(job["id"], job["abort_reason"])
         self.observers.gone(job["id"])
+
+    async def wait_final(self, job_id: str) -> dict[str, Any] | None:
+        """The job's final record once it completed, wherever it ran: a job that went to another
+        conductor (sent to its server's conductor, adopted) is followed through the database.
+        None when the job disappeared (dropped from its queue, deleted)."""
+        while True:
+            if job_id in self.active:
+                future = self.observers.wait_for(job_id)
+                try:
+                    return await future
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if not future.cancelled() or (task is not None and task.cancelling()):
+                        raise  # the caller went away
+            record = await self.offload(self._store.get_job, job_id)
+            if record is None or record.get("state") == "complete":
+                return record
+            await asyncio.sleep(FOLLOW_POLL_S)
 
     # ---- reports rendered off the loop, and what finishing waits for
 

@@ -37,6 +37,7 @@ class Placement:
         """The servers the job may run on now (targets, expression, per-server job limits)."""
         servers = self._servers.connected_servers()
         running = [j for j in self._active.values() if j["state"] in ("active", "starting")]
+        running += self._elsewhere()
         matches = None
         if isinstance(job.get("expression"), str) and job["expression"].strip():
             try:
@@ -56,12 +57,17 @@ class Placement:
             job.get("targets") or [], servers, groups, running, selection.job_weight(job), matches
         )
 
+    def _elsewhere(self) -> list[dict[str, Any]]:
+        """Stand-ins for the jobs other conductors run on the servers they hold (weight 1 each, as
+        last published: up to ``presence.REPUBLISH_S`` old, docs/fleet.md)."""
+        return [{"server": sid} for sid, count in self._servers.remote_job_counts().items() for _ in range(count)]
+
     def choose(self, job: dict[str, Any]) -> dict[str, Any] | None:
         """The server the job's algorithm picks, None when none is available; raises
         ``selection.UnknownAlgorithm`` and ``StoreError`` (round robin needs the database)."""
         cands = self.candidates(job)
         algo = str(job.get("algo") or "random")
-        active = [j for j in self._active.values() if j["state"] == "active"]
+        active = [j for j in self._active.values() if j["state"] == "active"] + self._elsewhere()
         if algo != "round_robin":
             return selection.choose(algo, cands, robin=0, active_jobs=active, rng=self._rng).server
 

@@ -18,6 +18,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -109,6 +110,8 @@ class LocalWorker:
         self.log_root = work_root.parent / "logs"
         self.log_root.mkdir(parents=True, exist_ok=True)
         self._legacy: dict[str, Path] = {}
+        #: the ``userData`` of a server (set by the engine): sent to its jobs as ``serverData``
+        self.server_data: Callable[[str], Any] = lambda server_id: None
 
     def prepare(self, job: dict[str, Any], plugin: dict[str, Any] | None) -> JobRun:
         """Create the working directory with the input files and a ``JobRun`` (not started)."""
@@ -130,8 +133,10 @@ class LocalWorker:
         job["cwd"] = str(cwd)
         log_file = self._legacy[job["id"]] = self._legacy_path(job["id"], owner)
         env = {**host_environment(), **{k: str(v) for k, v in (job.get("env") or {}).items()}}
+        server_data = self.server_data(str(job.get("server") or ""))
         spec = RunSpec(
-            job=job,
+            # the server's ``userData`` reaches the plugin as ``serverData`` (servers-agents.md §2)
+            job={**job, "serverData": server_data} if isinstance(server_data, dict) and server_data else job,
             command=str(job.get("command") or ""),
             cwd=cwd,
             base_env=env,

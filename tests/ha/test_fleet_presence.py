@@ -1,0 +1,81 @@
+"""Every conductor chooses among every online server (docs/fleet.md, multi-conductor.md point 7):
+an agent connected to conductor A is listed, selected and managed through conductor B; a job B
+starts for it is sent to A (which holds its socket) and runs there; B waits for it, reads its log,
+changes the server and deletes it, and A carries each out."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from tests.agents.conftest import Agent, job_log
+from tests.api.helpers import run_wait, script_event
+from tests.ha.conftest import Fleet, wait_for
+
+
+def conductor_id(api: object) -> str:
+    rows = api.ok("get_conductors")["rows"]  # type: ignore[attr-defined]
+    return str(next(r["id"] for r in rows if r["self"]))
+
+
+def online(api: object, server_id: str) -> dict | None:
+    rows = api.ok("get_active_servers")["rows"]  # type: ignore[attr-defined]
+    return next((s for s in rows if s["id"] == server_id), None)
+
+
+def test_an_agent_on_one_conductor_runs_jobs_started_on_another(fleet: Fleet, tmp_path: Path) -> None:
+    a, b = fleet.start(2)
+    api_a, api_b = a.client(), b.client()
+    token = api_a.ok("get_satellite_token", {})["token"]
+    agent = Agent(a.url, token, "faraway", tmp_path / "faraway")
+    try:
+        server_id = wait_for(
+            "the agent online on A",
+            lambda: next((s["id"] for s in api_a.ok("get_active_servers")["rows"] if s["hostname"] == "faraway"), None),
+        )
+        # B lists it (A published it) and says it is online
+        listed = wait_for("the agent listed on B", lambda: online(api_b, server_id), timeout_s=10)
+        assert listed["hostname"] == "faraway"
+        assert api_b.ok("get_server", {"id": server_id})["online"] is True
+
+        # a server change made through B reaches the jobs A runs there (userData → serverData)
+        api_b.ok("update_server", {"id": server_id, "userData": {"colour": "teal"}})
+        event = script_event(api_b, 'echo "job $JOB_ID colour=$server_data_colour"', targets=[server_id])
+        job = run_wait(api_b, event["id"])  # started on B, run by A through the agent, awaited on B
+        assert job["code"] == 0, job
+        assert job["server"] == server_id
+        assert job_log(api_b, job["id"]).decode() == f"job {job['id']} colour=teal\n"
+        assert fleet.sql("SELECT owner FROM jobs WHERE id = %s", job["id"]) == [(conductor_id(api_a),)]
+
+        # deleting it through B: A disconnects the agent (told to uninstall), no conductor lists it
+        api_b.ok("delete_server", {"id": server_id})
+        wait_for("the agent gone from A", lambda: online(api_a, server_id) is None, timeout_s=15)
+        wait_for("the agent gone from B", lambda: online(api_b, server_id) is None, timeout_s=15)
+        wait_for("the agent uninstalled", lambda: agent.proc.poll() is not None, timeout_s=15)
+    finally:
+        agent.stop(signal.SIGKILL)
+
+
+def test_a_conductor_that_dies_takes_its_servers_off_the_others_lists(fleet: Fleet, tmp_path: Path) -> None:
+    a, b = fleet.start(2)
+    api_a, api_b = a.client(), b.client()
+    token = api_a.ok("get_satellite_token", {})["token"]
+    agent = Agent(a.url, token, "lonely", tmp_path / "lonely")
+    try:
+        server_id = wait_for(
+            "the agent online on A",
+            lambda: next((s["id"] for s in api_a.ok("get_active_servers")["rows"] if s["hostname"] == "lonely"), None),
+        )
+        wait_for("the agent listed on B", lambda: online(api_b, server_id), timeout_s=10)
+        agent.send(signal.SIGSTOP)  # it cannot reconnect anywhere meanwhile
+        fleet.kill(a)
+        wait_for("the dead conductor's agent off B's list", lambda: online(api_b, server_id) is None, timeout_s=30)
+        agent.send(signal.SIGCONT)  # it finds A gone and joins B (A advertised B)
+        wait_for("the agent back on B", lambda: online(api_b, server_id), timeout_s=60)
+        event = script_event(api_b, "echo here", targets=[server_id])
+        job = run_wait(api_b, event["id"])
+        assert job["code"] == 0, job
+        assert fleet.sql("SELECT owner FROM jobs WHERE id = %s", job["id"]) == [(conductor_id(api_b),)]
+    finally:
+        agent.send(signal.SIGCONT)
+        agent.stop(signal.SIGKILL)
