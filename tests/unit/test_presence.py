@@ -150,3 +150,19 @@ def test_delete_through_another_conductor(cluster: Cluster) -> None:
     assert a.removed == ["sagent01"]
     a.servers.disconnect_agent("sagent01", "ws1")  # the socket closes: the record goes
     assert cluster.store.get_doc("servers", "sagent01") is None
+
+
+def test_groups_changed_elsewhere_reach_the_agent(cluster: Cluster) -> None:
+    a, b = cluster.add("a", "host-a"), cluster.add("b", "host-b")
+    pushed: list[tuple[str, list[str]]] = []
+    a.servers.on_groups = lambda server_id, groups: pushed.append((server_id, groups))
+    a.servers.connect_agent("sagent01", hello(), "10.0.0.5", "ws1")
+    cluster.sync()
+    with b.servers._catalog.transaction() as tx:  # a group to put it in, made through b
+        tx.insert("groups", {"id": "blue", "title": "Blue", "hostname_match": "(?!)"})
+    b.servers.update_server({"id": "sagent01", "groups": ["blue"]}, ADMIN, Origin())
+    before = a.servers._catalog["servers"].get("sagent01")
+    a.servers._catalog.refresh("groups", "blue")
+    a.servers._catalog.refresh("servers", "sagent01")  # what the change feed makes a do
+    a.servers.refreshed("sagent01", before)
+    assert pushed == [("sagent01", ["blue"])]
