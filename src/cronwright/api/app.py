@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from cronwright import jsonutil
+from cronwright import jsonutil, ui
 from cronwright.api import openapi
 from cronwright.api.observe import RequestObserver, metrics_endpoint
 from cronwright.api.registry import Ctx, Endpoint, RawJSON, check_csrf
@@ -206,7 +206,7 @@ def create_app(
             methods=["GET"],
         ),
         Mount("/api/docs/static", StaticFiles(directory=openapi.static_dir()), name="docs-static"),
-        Route("/", lambda r: json_response(jsonutil.dumps({"code": 0, "name": "Cronwright", "docs": "/api/docs"}))),
+        *ui.routes(),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/health", _health, methods=["GET", "HEAD"]),
         WebSocketRoute("/", _agent_socket),

@@ -168,7 +168,7 @@ READ_ONLY_ENDPOINTS = frozenset(
             "ping",
         )
     ]
-    + [("user", "admin_get_user"), ("user", "admin_get_users")]
+    + [("user", "admin_get_user"), ("user", "admin_get_users"), ("user", "resume_session")]
 )
 #: a request with one of these headers cannot come from another site's form or link: a browser
 #: would first send a CORS preflight, and Cronwright grants none

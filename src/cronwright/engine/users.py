@@ -104,6 +104,13 @@ class UserService:
             )
         return session, public_user(self._catalog["users"].get(user["id"]) or user)
 
+    def session_user(self, username: str) -> dict[str, Any]:
+        """The record of a logged-in user, without the password (``resume_session``)."""
+        user = self._lookup(username)
+        if user is None:
+            raise Forbidden("session", "Session has expired or is invalid.")
+        return public_user(user)
+
     def logout(self, session_id: str | None, origin: Origin) -> None:
         if not session_id or not self._auth.end_session(session_id):
             raise Forbidden("session", "Session has expired or is invalid.")

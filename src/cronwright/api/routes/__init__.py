@@ -6,7 +6,21 @@ from cronwright.api.registry import Endpoint
 
 
 def all_endpoints() -> list[Endpoint]:
-    from cronwright.api.routes import entities, events, files, jobs, runs, satellite, schedule, servers, system, users
+    from cronwright.api.routes import (
+        entities,
+        events,
+        files,
+        jobs,
+        runs,
+        satellite,
+        schedule,
+        servers,
+        system,
+        ui_events,
+        ui_jobs,
+        ui_misc,
+        users,
+    )
 
     endpoints: list[Endpoint] = []
     for router in (
@@ -21,6 +35,9 @@ def all_endpoints() -> list[Endpoint]:
         system.router,
         users.router,
         satellite.router,
+        ui_events.router,
+        ui_jobs.router,
+        ui_misc.router,
     ):
         endpoints.extend(router.endpoints)
     return endpoints

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from cronwright import jsonutil
 from cronwright.api.registry import Ctx, EndpointSet
+from cronwright.errors import Forbidden
 from cronwright.model import api as m
 
 router = EndpointSet(tag="Users", namespace="user")
@@ -41,6 +42,25 @@ def logout(ctx: Ctx) -> Response:
     )
     response.delete_cookie("session_id", path="/", httponly=True, samesite="lax", secure=ctx.call.tls)
     return response
+
+
+@router.endpoint("resume_session", style="read", summary="Who is logged in (the web UI's start)")
+def resume_session(ctx: Ctx) -> dict[str, Any]:
+    """The session's user (without the password) and what it may do: `privileges` (its own merged
+    with its enabled roles'), `categories` and `groups` (empty: not limited). Needs a user session:
+    an API key gets `session`. The web UI calls it first to know whether to show the login form.
+    Cronwright extension (xyOps' web client resumes its session the same way)."""
+    who = ctx.authenticate()
+    if who.kind != "user":
+        raise Forbidden("session", "Session has expired or is invalid.")
+    user = ctx.conductor.users.session_user(who.username)
+    return {
+        "username": who.username,
+        "user": user,
+        "privileges": {k: True for k, v in who.privileges.items() if v},
+        "categories": list(who.categories),
+        "groups": list(who.groups),
+    }
 
 
 @router.endpoint("update", style="write", summary="Change my account", request=m.UserSelfUpdate, response=m.UserResult)
