@@ -59,6 +59,25 @@ def call(base: str, key: str, path: str, params: dict[str, object]) -> dict[str,
     return answer
 
 
+def check_ui(base: str) -> int:
+    """The web UI ships in the wheel: ``/`` and every asset it names, and every page module of the
+    route table, are served. Returns how many files were fetched."""
+
+    def get(path: str) -> str:
+        with urllib.request.urlopen(f"{base}{path}", timeout=RUN_TIMEOUT_S) as response:
+            return str(response.read().decode())
+
+    index = get("/")
+    assets = re.findall(r'(?:src|href)="(/ui/[^"]+)"', index)
+    routes = get("/ui/js/pages/index.js")
+    assets += sorted({f"/ui/js/pages/{name}.js" for name in re.findall(r"\./pages/(\w+)\.js", routes)})
+    if len(assets) < 5:
+        raise RuntimeError(f"the web UI's shell names too few assets: {assets}")
+    for asset in assets:
+        get(asset)
+    return len(assets)
+
+
 def main(venv: Path) -> int:
     key = secrets.token_hex(16)
     output: list[str] = []
@@ -101,12 +120,14 @@ def main(venv: Path) -> int:
             job = result.get("job")
             if not isinstance(job, dict) or job.get("code") != 0:
                 raise RuntimeError(f"the example job did not succeed: {result}")
+            ui_files = check_ui(base[0])
             print(
                 json.dumps(
                     {
                         "smoke": "ok",
                         "event": event["id"],
                         "job": job["id"],
+                        "ui_files": ui_files,
                         "seconds": round(time.monotonic() - started, 2),
                     }
                 )
