@@ -9,7 +9,7 @@ import signal
 from pathlib import Path
 
 from tests.agents.conftest import Agent, job_log
-from tests.api.helpers import run_wait, script_event
+from tests.api.helpers import run_wait, script_event, start_job
 from tests.ha.conftest import Fleet, wait_for
 
 
@@ -78,4 +78,37 @@ def test_a_conductor_that_dies_takes_its_servers_off_the_others_lists(fleet: Fle
         assert fleet.sql("SELECT owner FROM jobs WHERE id = %s", job["id"]) == [(conductor_id(api_b),)]
     finally:
         agent.send(signal.SIGCONT)
+        agent.stop(signal.SIGKILL)
+
+
+def test_jobs_sent_to_a_conductor_that_dies_finish_with_their_result(fleet: Fleet, tmp_path: Path) -> None:
+    """Jobs B sent to A (which holds their agent) finish on the agent right after A dies and the
+    agent moves to B, before A's lease on them ran out: B takes them over when their final report
+    arrives, and each ends with the agent's result (not stuck, not judged dead)."""
+    a, b = fleet.start(2)
+    api_a, api_b = a.client(), b.client()
+    token = api_a.ok("get_satellite_token", {})["token"]
+    agent = Agent(a.url, token, "mover", tmp_path / "mover")
+    try:
+        server_id = wait_for(
+            "the agent online on A",
+            lambda: next((s["id"] for s in api_a.ok("get_active_servers")["rows"] if s["hostname"] == "mover"), None),
+        )
+        wait_for("the agent listed on B", lambda: online(api_b, server_id), timeout_s=10)
+        event = script_event(api_b, "sleep 3; echo done $JOB_ID", targets=[server_id])
+        jobs = [start_job(api_b, event["id"]) for _ in range(4)]
+        for job_id in jobs:
+            wait_for(
+                "the job running", lambda job_id=job_id: api_b.ok("get_job", {"id": job_id})["job"]["state"] == "active"
+            )
+        fleet.kill(a)
+        for job_id in jobs:
+            final = wait_for(
+                "the job's final record",
+                lambda job_id=job_id: (job := api_b.ok("get_job", {"id": job_id})["job"]).get("final") and job,
+                timeout_s=60,
+            )
+            assert final["code"] == 0, final
+            assert job_log(api_b, job_id).decode() == f"done {job_id}\n"
+    finally:
         agent.stop(signal.SIGKILL)

@@ -119,6 +119,12 @@ def run_agent(options: AgentOptions) -> int:
 async def _serve(options: AgentOptions, config: AgentConfig) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    uninstalled = asyncio.Event()
+
+    def removed() -> None:
+        uninstalled.set()
+        stop.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     hostname = normalize_hostname(options.hostname or socket.gethostname()) or "localhost"
@@ -138,7 +144,7 @@ async def _serve(options: AgentOptions, config: AgentConfig) -> int:
             hostname=hostname,
             manager=manager,
             plugins=plugins,
-            on_uninstall=stop.set,
+            on_uninstall=removed,
             monitor_interval_s=options.monitor_interval_s or monitor_interval_from(os.environ),
         )
         connecting = loop.create_task(connector.run(), name="agent-connection")
@@ -150,7 +156,9 @@ async def _serve(options: AgentOptions, config: AgentConfig) -> int:
                 connecting.result()  # AuthFailure: the caller prints it
             log.info("stopping: aborting %d job(s)", len(manager.jobs))
             manager.abort_all(SHUTDOWN_REASON)
-            if not await manager.wait_idle(options.shutdown_wait_s):
+            if uninstalled.is_set():  # the credential is gone: nothing can be reported any more
+                log.info("removed by the conductor: its jobs were ended there")
+            elif not await manager.wait_idle(options.shutdown_wait_s):
                 log.warning("stopping with %d job(s) not reported to a conductor", len(manager.jobs))
         finally:
             for task in (connecting, spooling, stopping):

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 
 from cronwright.agent import protocol as p
 from cronwright.api.registry import Ctx, EndpointSet
-from cronwright.engine.fleet.hub import ENROL_PREFIX
+from cronwright.engine.fleet.hub import ENROL_PREFIX, TAKE_OVER_WAIT_S
 from cronwright.engine.fleet.tokens import DEFAULT_EXPIRES_S, ID_CHARS, MAX_EXPIRES_S
 from cronwright.errors import BadRequest, CwError, api_error
 from cronwright.ids import generate_id
@@ -148,8 +148,10 @@ def _agent_params(ctx: Ctx) -> tuple[str, str, Any]:
 async def finish_job(ctx: Ctx) -> dict[str, Any]:
     """Agents only: `{id, server, auth, job, log_size}` where `auth` is the server's token (or an
     `admin` API key, without `server`). The report ends the job's run when the job is assigned to
-    that server; a report about another server's job is refused (`auth`). Reports for jobs this
-    conductor does not run answer `{code: 0}` and change nothing."""
+    that server; a report about another server's job is refused (`auth`). A report about a job
+    another conductor still owns (the agent moved here, e.g. after its conductor died) waits up to
+    20 s for the job to come here (handed over, or its lease ran out), then ends it. Reports for
+    jobs no conductor runs answer `{code: 0}` and change nothing."""
     job_id, auth, server = _agent_params(ctx)
     report = ctx.params.get("job")
     if not isinstance(report, dict):
@@ -160,6 +162,8 @@ async def finish_job(ctx: Ctx) -> dict[str, Any]:
     acting = agent_server(ctx, job_id, auth, server)
     conductor = ctx.conductor
     job = conductor.jobs.active.get(job_id)
+    if job is None and acting is not None and await conductor.hub.take_over(job_id, acting, TAKE_OVER_WAIT_S):
+        job = conductor.jobs.active.get(job_id)
     if job is None:
         return {}
     assigned = str(job.get("server"))

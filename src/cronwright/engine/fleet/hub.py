@@ -49,6 +49,10 @@ LOG_WAIT_S = 5.0
 MAX_FRAME_BYTES = 8 * 1024 * 1024
 #: how often a report about a job this conductor does not run leads to a look-up (per job)
 CLAIM_INTERVAL_S = 3.0
+#: a final report about a job another conductor still owns waits this long for it to come here
+#: (its owner hands it over, or its lease runs out: ``JOB_LEASE_S``), polling this often
+TAKE_OVER_WAIT_S = 20.0
+TAKE_OVER_POLL_S = 0.5
 #: log held for jobs not run here yet: at most this many bytes per job, for this many jobs
 HELD_LOG_BYTES = 4 * 1024 * 1024
 HELD_LOG_TOTAL_BYTES = 32 * 1024 * 1024
@@ -330,12 +334,19 @@ class AgentHub:
             self._soon(sock.ws.close)
 
     def close_server(self, server_id: str) -> None:
-        """Disconnect a server's agent (revoked or deleted): ``uninstall``, then close."""
+        """Disconnect a server's agent (revoked or deleted): its running jobs end now as aborted
+        (the agent is told to kill them), then ``uninstall``, then close."""
         sock = self.sockets.get(server_id)
         if sock is None:
             return
+        reason = f"Server was deleted: {server_id}"
+        ended = [job_id for job_id, run in self.runs.items() if run.job.get("server") == server_id and not run.done]
+        for job_id in ended:
+            self.runs.pop(job_id).resolve(result_of({"code": "abort", "description": reason}, []))
 
         async def uninstall() -> None:
+            for job_id in ended:  # the agent kills them (it stops at ``uninstall`` anyway)
+                await sock.send(p.ABORT_JOB, {"id": job_id, "reason": reason})
             await sock.send(p.UNINSTALL, {})
             sock.closed = True
             with contextlib.suppress(Exception):
@@ -464,18 +475,54 @@ class AgentHub:
                 return
             if record.get("server") != sock.server_id or job_id in engine.active:
                 return
-            doc = await asyncio.to_thread(self._store.adopt_job, job_id, engine.conductor_id, engine.job_lease_s)
-            if doc is not None:
-                if job_id not in engine.active:
-                    await adopt(engine, [doc], own=False)
-                held = self._drop_held(job_id)
-                if held is not None and held.server_id == sock.server_id:  # what it sent before (by offset)
-                    for offset, text in held.frames:
-                        self._on_log(sock, {"id": job_id, "offset": offset, "text": text})
-            else:
-                await asyncio.to_thread(engine.control.request, job_id, "handoff", engine.conductor_id)
+            await self._adopt_or_ask(job_id)
         except StoreError as exc:
             log.warning("job %s reported by server %s not taken over yet: %s", job_id, sock.server_id, exc)
+
+    async def _adopt_or_ask(self, job_id: str, *, ask: bool = True) -> bool:
+        """Run an unfinished job here: adopt it when it is free (or already this conductor's in the
+        database, e.g. just handed over), else (``ask``) ask its owner to hand it over. True when
+        it runs here now."""
+        engine = self._engine
+        doc = await asyncio.to_thread(self._store.adopt_job, job_id, engine.conductor_id, engine.job_lease_s)
+        if doc is not None:
+            if job_id not in engine.active:
+                await adopt(engine, [doc], own=False)
+            self._replay_held(job_id)
+            return job_id in engine.active
+        if ask:
+            await asyncio.to_thread(engine.control.request, job_id, "handoff", engine.conductor_id)
+        return False
+
+    def _replay_held(self, job_id: str) -> None:
+        """Append the log an agent sent about a job before it ran here (by offset: nothing twice)."""
+        held = self._drop_held(job_id)
+        sock = self.sockets.get(held.server_id) if held is not None else None
+        if held is None or sock is None or sock.closed:
+            return
+        for offset, text in held.frames:
+            self._on_log(sock, {"id": job_id, "offset": offset, "text": text})
+
+    async def take_over(self, job_id: str, server_id: str, timeout_s: float) -> bool:
+        """Before a final report is taken: make this conductor run an unfinished job of
+        ``server_id`` that another conductor still owns (the agent reports here now, e.g. after its
+        conductor died and before the job's lease ran out). Waits up to ``timeout_s``; True when
+        the job runs here."""
+        engine = self._engine
+        deadline = time.monotonic() + timeout_s
+        asked = False
+        while job_id not in engine.active and time.monotonic() < deadline:
+            record = await asyncio.to_thread(self._store.get_job, job_id)
+            if record is None or record.get("state") == "complete" or record.get("server") != server_id:
+                return False
+            try:
+                if await self._adopt_or_ask(job_id, ask=not asked):
+                    break
+            except StoreError as exc:
+                log.warning("job %s not taken over yet: %s", job_id, exc)
+            asked = True
+            await asyncio.sleep(TAKE_OVER_POLL_S)
+        return job_id in engine.active
 
     def _on_log(self, sock: AgentSocket, data: dict[str, Any]) -> None:
         job_id = data.get("id")

@@ -77,6 +77,7 @@ class RemoteWorker:
         """The run of a job its agent already runs (reattached after a restart or an adoption)."""
         run = RemoteRun(self._hub, job)
         run.attached = True
+        self._hub.runs[job["id"]] = run  # at once: its final report may be waiting already
         return run
 
 

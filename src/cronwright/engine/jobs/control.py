@@ -79,7 +79,9 @@ class JobControl:
             engine.skip_delay(job)
         elif action == "flush" and job["state"] == "queued":
             engine.drop_queued([job])
-        elif action == "handoff" and reason:  # ``reason``: the conductor the job's agent reports to now
+        elif action == "handoff" and reason and reason != engine.conductor_id:
+            # ``reason``: the conductor the job's agent reports to now (a request to this very
+            # conductor is stale: it asked before it adopted the job itself)
             engine.hand_off(job, reason)
 
     async def _receive(self, job_id: str, request: Any) -> bool:

@@ -180,7 +180,8 @@ class Dispatcher:
         remote = self._engine.remote_worker
         if remote is None:
             return False
-        self._engine.tasks.spawn(self._guarded(job, lambda j: self._supervise(j, remote.attach(j))), f"job {job['id']}")
+        run = remote.attach(job)
+        self._engine.tasks.spawn(self._guarded(job, lambda j: self._supervise(j, run)), f"job {job['id']}")
         return True
 
     async def _supervise(self, job: dict[str, Any], run: JobRun | Any) -> None:

@@ -63,6 +63,8 @@ log = logging.getLogger("cronwright.jobs")
 #: how often the leader looks for jobs whose conductor's lease on them ran out, and every
 #: conductor reads the stored job requests (``control.py``), seconds
 ADOPT_INTERVAL_S = 2.0
+#: a monitor pass this late (seconds since the last) means the process was paused
+PAUSE_S = 5.0
 #: how often a job that went to another conductor is looked up by a caller waiting for its end
 FOLLOW_POLL_S = 0.25
 SHUTDOWN_REASON = "Aborted: Cronwright was shut down while the job was running."
@@ -138,6 +140,10 @@ class JobEngine:
         #: whether other conductors share the database now (their jobs are listed too)
         self.peers: Callable[[], bool] = lambda: False
         self._next_adoption = 0.0
+        #: when this conductor last came back from a pause (SIGSTOP, a suspended VM, a stalled
+        #: loop): the dead-job clock of every job restarts then, so reports that waited for this
+        #: process to run again (e.g. an agent's final report) are read before a job is judged dead
+        self._awake_since = 0.0
         #: jobs whose start waits for the database (noted once on the job)
         self._db_waits: set[str] = set()
 
@@ -204,8 +210,13 @@ class JobEngine:
         self.renderer.shutdown()
 
     async def _tick_forever(self) -> None:
+        last = time.monotonic()
         while True:
             await asyncio.sleep(1.0)
+            if time.monotonic() - last > PAUSE_S:
+                log.warning("this conductor did not run for %.0f s; dead-job clocks restart", time.monotonic() - last)
+                self._awake_since = self._clock.now()
+            last = time.monotonic()
             try:
                 self.monitor()
                 self.records.flush()
@@ -335,7 +346,7 @@ class JobEngine:
         elif state == "active":
             if self.dispatcher.finalize_overdue(job):
                 return
-            if now - (job.get("updated") or now) >= self._settings.dead_job_timeout_s:
+            if now - max(job.get("updated") or now, self._awake_since) >= self._settings.dead_job_timeout_s:
                 self.abort(job["id"], "No updates received in last 2 minutes, assuming job is dead.", retry_ok=True)
                 return
             for limit in due_limits(job, now):
@@ -488,6 +499,8 @@ class JobEngine:
         run = self.dispatcher.runs.get(job["id"])
         remote = self.remote_worker
         if "remote" not in job or job["state"] != "active" or remote is None or run is None:
+            return False
+        if to == self.conductor_id:
             return False
         if not hasattr(run, "release"):
             return False
