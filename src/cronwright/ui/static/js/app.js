@@ -11,6 +11,9 @@ const app = document.getElementById("app");
 let session = null;
 let cleanups = [];
 let generation = 0;
+// resolved once the first session check answered: no page is chosen before it
+let ready;
+const started = new Promise((resolve) => { ready = resolve; });
 
 function can(privilege) {
   if (!session) return false;
@@ -57,6 +60,7 @@ export function navigate(path) {
 }
 
 async function route() {
+  await started;
   const mine = ++generation;
   runCleanups();
   const raw = location.hash.replace(/^#/, "") || "/";
@@ -169,5 +173,6 @@ window.addEventListener("hashchange", route);
     replace(main, errorBox(error, "Cronwright could not be reached"));
     return;
   }
+  ready();
   route();
 })();
