@@ -162,6 +162,7 @@ def _announce(settings: Settings, conductor: Any) -> None:
             click.echo("  User 'admin' password: the value of CRONWRIGHT_ADMIN_PASSWORD")
     click.echo(f"Data: {settings.data_dir.resolve()} ({conductor.store.dialect})")
     click.echo(f"Cronwright {__version__} is listening on {settings.public_url}")
+    click.echo(f"  Web UI:   {settings.public_url}/ (log in as admin)")
     click.echo(f"  API docs: {settings.public_url}/api/docs")
     click.echo(f"  Try:      curl -H 'X-API-Key: KEY' {settings.public_url}/api/app/get_events/v1")
     sys.stdout.flush()
