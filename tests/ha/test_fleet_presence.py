@@ -6,6 +6,7 @@ changes the server and deletes it, and A carries each out."""
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 from tests.agents.conftest import Agent, job_log
@@ -84,7 +85,8 @@ def test_a_conductor_that_dies_takes_its_servers_off_the_others_lists(fleet: Fle
 def test_jobs_sent_to_a_conductor_that_dies_finish_with_their_result(fleet: Fleet, tmp_path: Path) -> None:
     """Jobs B sent to A (which holds their agent) finish on the agent right after A dies and the
     agent moves to B, before A's lease on them ran out: B takes them over when their final report
-    arrives, and each ends with the agent's result (not stuck, not judged dead)."""
+    arrives, and each ends with the agent's result (not stuck, not judged dead). A job that runs on
+    past B's adoption keeps every log line the agent sent B before the adoption."""
     a, b = fleet.start(2)
     api_a, api_b = a.client(), b.client()
     token = api_a.ok("get_satellite_token", {})["token"]
@@ -97,11 +99,23 @@ def test_jobs_sent_to_a_conductor_that_dies_finish_with_their_result(fleet: Flee
         wait_for("the agent listed on B", lambda: online(api_b, server_id), timeout_s=10)
         event = script_event(api_b, "sleep 3; echo done $JOB_ID", targets=[server_id])
         jobs = [start_job(api_b, event["id"]) for _ in range(4)]
+        # and one that prints all along, past the moment B adopts it (A's lease runs out)
+        counting = "i=1; while [ $i -le 50 ]; do echo line-$i; i=$((i+1)); sleep 0.4; done"
+        long_job = start_job(api_b, script_event(api_b, counting, targets=[server_id])["id"])
         for job_id in jobs:
             wait_for(
                 "the job running", lambda job_id=job_id: api_b.ok("get_job", {"id": job_id})["job"]["state"] == "active"
             )
+        wait_for("the long job running", lambda: api_b.ok("get_job", {"id": long_job})["job"]["state"] == "active")
         fleet.kill(a)
+        final = wait_for(
+            "the long job's final record",
+            lambda: (job := api_b.ok("get_job", {"id": long_job})["job"]).get("final") and job,
+            timeout_s=60,
+        )
+        assert final["code"] == 0, final
+        # every line once: those A stored, those B held before it adopted the job, the rest
+        assert job_log(api_b, long_job).decode() == "".join(f"line-{i}\n" for i in range(1, 51))
         for job_id in jobs:
             final = wait_for(
                 "the job's final record",
@@ -110,5 +124,77 @@ def test_jobs_sent_to_a_conductor_that_dies_finish_with_their_result(fleet: Flee
             )
             assert final["code"] == 0, final
             assert job_log(api_b, job_id).decode() == f"done {job_id}\n"
+    finally:
+        agent.stop(signal.SIGKILL)
+
+
+def test_a_paused_conductor_lets_its_agents_jobs_run_on(fleet: Fleet, tmp_path: Path) -> None:
+    """A is stopped (SIGSTOP) past its lease while its agent runs a job: B adopts the job, A comes
+    back, finds the job gone and lets it run on (no abort sent to the agent); the job moves back
+    to A (which holds the agent's socket) and ends with code 0 and its whole log."""
+    a, b = fleet.start(2)
+    api_a, api_b = a.client(), b.client()
+    token = api_a.ok("get_satellite_token", {})["token"]
+    agent = Agent(a.url, token, "sleeper", tmp_path / "sleeper")
+    try:
+        server_id = wait_for(
+            "the agent online on A",
+            lambda: next((s["id"] for s in api_a.ok("get_active_servers")["rows"] if s["hostname"] == "sleeper"), None),
+        )
+        counting = "i=1; while [ $i -le 60 ]; do echo line-$i; i=$((i+1)); sleep 0.5; done"
+        job_id = start_job(api_a, script_event(api_a, counting, targets=[server_id])["id"])
+        wait_for("the job running", lambda: api_a.ok("get_job", {"id": job_id})["job"]["state"] == "active")
+        assert a.proc is not None
+        fleet.kill(a, signal.SIGSTOP)
+        try:
+            wait_for(
+                "B adopted the job",
+                lambda: fleet.sql("SELECT owner FROM jobs WHERE id = %s", job_id) == [(conductor_id(api_b),)],
+                timeout_s=40,
+            )
+        finally:
+            fleet.kill(a, signal.SIGCONT)
+        final = wait_for(
+            "the job's final record",
+            lambda: (job := api_b.ok("get_job", {"id": job_id})["job"]).get("final") and job,
+            timeout_s=90,
+        )
+        assert final["code"] == 0, final
+        assert job_log(api_b, job_id).decode() == "".join(f"line-{i}\n" for i in range(1, 61))
+    finally:
+        agent.stop(signal.SIGKILL)
+
+
+def test_a_burst_through_another_conductor_respects_max_jobs(fleet: Fleet, tmp_path: Path) -> None:
+    """An agent held by A with `maxJobs` 1 gets a burst of jobs started through B: B counts the
+    jobs it sent until A's published count includes them, so the agent never runs two at once;
+    the others wait in the queue and all end with code 0."""
+    a, b = fleet.start(2)
+    api_a, api_b = a.client(), b.client()
+    token = api_a.ok("get_satellite_token", {})["token"]
+    agent = Agent(a.url, token, "narrow", tmp_path / "narrow")
+    try:
+        server_id = wait_for(
+            "the agent online on A",
+            lambda: next((s["id"] for s in api_a.ok("get_active_servers")["rows"] if s["hostname"] == "narrow"), None),
+        )
+        api_a.ok("update_server", {"id": server_id, "maxJobs": 1})
+        wait_for("the agent listed on B with its cap", lambda: (online(api_b, server_id) or {}).get("maxJobs") == 1)
+        limits = [{"type": "job", "enabled": True, "amount": 4}, {"type": "queue", "enabled": True, "amount": 10}]
+        event = script_event(api_b, "sleep 1.5", targets=[server_id], limits=limits)
+        jobs = [start_job(api_b, event["id"]) for _ in range(4)]
+        most = 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            running = fleet.sql(
+                "SELECT count(*) FROM jobs WHERE (doc::json)->>'server' = %s AND state = 'active'", server_id
+            )[0][0]
+            most = max(most, running)
+            if all(api_b.ok("get_job", {"id": j})["job"].get("final") for j in jobs):
+                break
+            time.sleep(0.05)
+        finals = [api_b.ok("get_job", {"id": j})["job"] for j in jobs]
+        assert [j.get("code") for j in finals] == [0, 0, 0, 0], finals
+        assert most == 1
     finally:
         agent.stop(signal.SIGKILL)

@@ -64,8 +64,11 @@ def ui_api(ui_server: Server) -> Api:
     return ui_server.client()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Any]:
+    """Chromium for one test. Not shared across tests: Playwright's sync API keeps an event loop
+    running in this thread while it is open, and the next test on the same worker (any module)
+    may need ``asyncio.run``."""
     sync_playwright = _sync_playwright()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

@@ -110,6 +110,8 @@ def test_enable_disable_in_place(page: Any, ui_api: Api) -> None:
     wait_rows(page, 1)
     box = page.get_by_label(f"Enabled: {title}")
     box.wait_for()
+    # the list's last change: next runs and last results filled in
+    page.wait_for_function("![...document.querySelectorAll('.events-next-cell')].some(c => c.textContent === '…')")
     assert box.is_checked()
     box.uncheck()
     page.locator(".toast.ok").filter(has_text="disabled").wait_for()

@@ -102,3 +102,32 @@ def test_phone_width_menu(browser: Any, ui_server: Server) -> None:
 def test_unknown_page(page: Any) -> None:
     page.goto("/#/no/such/page")
     page.get_by_role("heading", name="Page not found").wait_for()
+
+
+def test_keyboard_only(browser: Any, ui_server: Server) -> None:
+    """Log in and reach a page with the keyboard alone: every control is focusable in order."""
+    context = open_context(browser, ui_server)
+    page = context.new_page()
+    problems = watch(page)
+    try:
+        page.goto("/")
+        page.get_by_label("User name").wait_for()
+        assert page.evaluate("document.activeElement.name") == "username"  # focused at once
+        page.keyboard.type("admin")
+        page.keyboard.press("Tab")
+        page.keyboard.type(ADMIN_PASSWORD)
+        page.keyboard.press("Enter")
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Events").wait_for()
+        for _ in range(30):  # tab through the shell to the menu's Events link
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.textContent") == "Events":
+                break
+        else:
+            raise AssertionError("the Events link is not reachable with Tab")
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none"  # the focus is visible
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"#/events$"))
+        assert not problems, problems
+    finally:
+        context.close()

@@ -166,3 +166,16 @@ def test_groups_changed_elsewhere_reach_the_agent(cluster: Cluster) -> None:
     a.servers._catalog.refresh("servers", "sagent01")  # what the change feed makes a do
     a.servers.refreshed("sagent01", before)
     assert pushed == [("sagent01", ["blue"])]
+
+
+def test_jobs_sent_count_until_the_holder_publishes_them(cluster: Cluster) -> None:
+    a, b = cluster.add("a", "host-a"), cluster.add("b", "host-b")
+    a.servers.connect_agent("sagent01", hello(), "10.0.0.5", "ws1")
+    cluster.sync()
+    b.servers.note_sent("sagent01")
+    b.servers.note_sent("sagent01")
+    assert b.servers.remote_job_counts() == {"sagent01": 2}  # not in a's row yet
+    a.servers.job_counts = lambda: {"sagent01": 2}  # a runs them now and says so
+    a.presence.publish()
+    b.presence.read()
+    assert b.servers.remote_job_counts() == {"sagent01": 2}  # counted once, not twice

@@ -108,8 +108,11 @@ class ServerRegistry:
         self._revoked: dict[str, tuple[bool, float]] = {}
         #: when each server held here came online (wall clock: the newest connection wins across conductors)
         self._since: dict[str, float] = {}
-        #: servers other conductors hold (``set_remote``): id → {conductor, since, info, jobs}
+        #: servers other conductors hold (``set_remote``): id → {conductor, since, info, jobs, at}
         self._remote: dict[str, dict[str, Any]] = {}
+        #: jobs this conductor sent to the holder of their server: server id → when (wall clock);
+        #: counted until the holder publishes a row newer than the send (which counts them itself)
+        self._sent: dict[str, list[float]] = {}
         #: called when what this conductor holds changed: ``True`` for a server joining or leaving
         #: (published at once), ``False`` for new figures (published with the next round)
         self.on_change: Callable[[bool], None] = lambda urgent: None
@@ -382,9 +385,30 @@ class ServerRegistry:
                 self._offline.pop(server_id)
 
     def remote_job_counts(self) -> dict[str, int]:
-        """Jobs other conductors run on the servers they hold (as they last published)."""
+        """Jobs other conductors run on the servers they hold: as they last published, plus the
+        jobs this conductor sent them since (not in that row yet)."""
         with self._lock:
-            return {sid: r["jobs"] for sid, r in self._remote.items() if r["jobs"] and sid not in self._online}
+            counts = {}
+            for server_id, remote in self._remote.items():
+                if server_id in self._online:
+                    continue
+                sent = [t for t in self._sent.get(server_id, ()) if t >= remote.get("at", 0.0)]
+                if sent:
+                    self._sent[server_id] = sent
+                else:
+                    self._sent.pop(server_id, None)
+                if remote["jobs"] + len(sent):
+                    counts[server_id] = remote["jobs"] + len(sent)
+            return counts
+
+    def note_sent(self, server_id: str) -> None:
+        """A job was sent to the conductor holding ``server_id`` (see ``remote_job_counts``)."""
+        with self._lock:
+            self._sent.setdefault(server_id, []).append(time.time())
+
+    def jobs_changed(self) -> None:
+        """This conductor's job counts changed (published with the next round, within about 1 s)."""
+        self.on_change(False)
 
     def held_agents(self) -> list[str]:
         """The ids of the agents whose socket this conductor holds."""

@@ -488,13 +488,13 @@ class AgentHub:
         if doc is not None:
             if job_id not in engine.active:
                 await adopt(engine, [doc], own=False)
-            self._replay_held(job_id)
+            self.replay_held(job_id)
             return job_id in engine.active
         if ask:
             await asyncio.to_thread(engine.control.request, job_id, "handoff", engine.conductor_id)
         return False
 
-    def _replay_held(self, job_id: str) -> None:
+    def replay_held(self, job_id: str) -> None:
         """Append the log an agent sent about a job before it ran here (by offset: nothing twice)."""
         held = self._drop_held(job_id)
         sock = self.sockets.get(held.server_id) if held is not None else None

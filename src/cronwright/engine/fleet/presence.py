@@ -36,8 +36,10 @@ log = logging.getLogger("cronwright.fleet")
 PRESENCE_PREFIX = "server_presence:"
 #: how often a pending change is looked for (a join or a leave is published within this)
 TICK_S = 0.25
-#: how often the held servers are published anyway (figures, job counts)
+#: how often the held servers are published anyway (figures)
 REPUBLISH_S = 5.0
+#: new job counts are published at most this often
+SOON_S = 1.0
 #: how often every conductor's row is read (announcements make it sooner)
 READ_INTERVAL_S = 2.0
 #: how often agents held here are checked against revocations made elsewhere
@@ -59,6 +61,8 @@ class Presence:
         self._id = conductor_id
         self._live_ids = live_ids
         self._urgent = True
+        self._soon = False
+        self._last_publish = 0.0
         self._read_soon = True
         self._next_publish = 0.0
         self._next_read = 0.0
@@ -71,9 +75,12 @@ class Presence:
     # ---- what happens (called from any thread)
 
     def changed(self, urgent: bool) -> None:
-        """What this conductor holds changed; ``urgent`` (a join or a leave) publishes at once."""
+        """What this conductor holds changed; ``urgent`` (a join or a leave) publishes at once,
+        other changes (figures, job counts) within ``SOON_S``."""
         if urgent:
             self._urgent = True
+        else:
+            self._soon = True
 
     def announced(self, conductor_id: str) -> None:
         """Another conductor published its row (the change feed): read the rows soon."""
@@ -98,9 +105,10 @@ class Presence:
                 log.exception("server presence pass failed")
 
     def tick(self, now: float) -> None:
-        if self._urgent or now >= self._next_publish:
-            self._urgent = False
+        if self._urgent or now >= self._next_publish or (self._soon and now - self._last_publish >= SOON_S):
+            self._urgent = self._soon = False
             self._next_publish = now + REPUBLISH_S
+            self._last_publish = now
             self.publish()
         if self._read_soon or now >= self._next_read:
             self._read_soon = False
@@ -126,8 +134,9 @@ class Presence:
             conductor = key[len(PRESENCE_PREFIX) :]
             if conductor == self._id or conductor not in live or not isinstance(row, dict):
                 continue
+            at = row.get("at")
             for entry in row.get("servers") or []:
-                held = _entry(entry, conductor)
+                held = _entry(entry, conductor, at)
                 if held is not None and held["since"] >= remote.get(held["id"], {}).get("since", -1.0):
                     remote[held["id"]] = held
         known = self._catalog["servers"]
@@ -144,7 +153,7 @@ class Presence:
             self._store.announce({"k": "presence", "id": self._id})
 
 
-def _entry(entry: Any, conductor: str) -> dict[str, Any] | None:
+def _entry(entry: Any, conductor: str, at: Any) -> dict[str, Any] | None:
     """One published server, checked (the row is data another process wrote)."""
     if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
         return None
@@ -158,4 +167,6 @@ def _entry(entry: Any, conductor: str) -> dict[str, Any] | None:
         "info": info if isinstance(info, dict) else {},
         "jobs": jobs if isinstance(jobs, int) and not isinstance(jobs, bool) and jobs >= 0 else 0,
         "agent": entry.get("agent") is not False,
+        #: when the row was published (its job counts are as of then)
+        "at": float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) else 0.0,
     }

@@ -50,6 +50,8 @@ class RemoteRun:
         """The job went to another conductor (the one its agent is connected to): the run ends
         here without a result to finish the job with (``released``)."""
         self.released = True
+        if self._hub.runs.get(self.job["id"]) is self:
+            del self._hub.runs[self.job["id"]]
         self.resolve(RunResult(code="abort", description="Handed over to another conductor."))
 
     def resolve(self, result: RunResult) -> None:
@@ -78,6 +80,7 @@ class RemoteWorker:
         run = RemoteRun(self._hub, job)
         run.attached = True
         self._hub.runs[job["id"]] = run  # at once: its final report may be waiting already
+        self._hub.replay_held(job["id"])  # log its agent sent here before the job was ours
         return run
 
 

@@ -72,9 +72,15 @@ class Dispatcher:
         return True
 
     def drop(self, job_id: str, reason: str) -> None:
-        """The job went elsewhere (adopted by another conductor): stop its process here."""
+        """The job went elsewhere (adopted by another conductor): stop its process here. A job on
+        an agent runs on: the conductor that adopted it manages it now (its agent's reports reach
+        that one once the agent reconnects there, or it asks for it: ``handoff``)."""
         run = self.runs.get(job_id)
-        if run is not None:
+        if run is None:
+            return
+        if hasattr(run, "release"):
+            run.release()
+        else:
             run.abort(reason)
 
     def finalize_overdue(self, job: dict[str, Any]) -> bool:
@@ -146,6 +152,7 @@ class Dispatcher:
             job["remote"] = False  # on an agent (``remote`` turns true once it has the job)
         if not await self._record_active(job):
             return  # aborted while the database refused the record
+        engine.servers.jobs_changed()
         try:
             run = worker.prepare(job, plugin)
         except OSError as exc:
@@ -169,6 +176,7 @@ class Dispatcher:
             await engine.finisher.finish(job, Outcome(code="abort", description=description, retry_ok=True))
             return
         if sent:
+            engine.servers.note_sent(job["server"])
             engine.sent_away(job, holder)
         else:  # no longer this conductor's (adopted elsewhere)
             engine.lost(job)

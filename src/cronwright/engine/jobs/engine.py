@@ -538,6 +538,7 @@ class JobEngine:
         self._db_waits.discard(job["id"])
         self.records.forget(job["id"])
         self.observers.completed(job)
+        self._servers.jobs_changed()
         self.kick()
 
     def lost(self, job: dict[str, Any]) -> None:
