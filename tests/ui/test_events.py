@@ -182,3 +182,18 @@ def test_dark_and_phone(browser: Any, ui_server: Server, ui_api: Api) -> None:
             assert not problems.unexpected(), problems
         finally:
             context.close()
+
+
+def test_a_long_unbroken_title_does_not_widen_the_page(page: Any, ui_api: Api) -> None:
+    """One 300-character word as a title: the list keeps every column on screen, and the
+    event's page does not scroll sideways."""
+    title = uid("long") + "W" * 300
+    event = create_event(ui_api, title=title)
+    go(page, "/events")
+    search(page, title[:20])
+    wait_rows(page, 1)
+    wrap = page.locator(".events-table").first
+    assert wrap.evaluate("el => el.scrollWidth") <= 1280
+    page.goto(f"/#/event/{event['id']}")
+    page.locator("h1").first.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280

@@ -4,6 +4,7 @@ window of its end with earlier parts fetched on demand."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -179,3 +180,26 @@ def test_run_with_an_input_file_and_an_api_error_at_its_field(page: Any, ui_api:
     page.wait_for_url(re.compile(r"#/job/j\w+$"))
     page.locator(".log-body", has_text="hello from an uploaded file").wait_for()
     page.get_by_role("region", name="Input").get_by_role("link", name="notes.txt").wait_for()
+
+
+def test_an_html_report_stays_in_its_box(page: Any, ui_api: Api) -> None:
+    """A report's styles cannot cover the page (a fake "log in again" overlay): positioning and
+    stacking are dropped, the report is clipped to its box, and parsing it raises no CSP error."""
+    overlay = (
+        '<div style="position:fixed;top:0;left:0;width:100vw;height:100vh;background:red;z-index:99999;color:blue">'
+        'OVERLAY <a href="https://example.invalid/login">Session expired - log in again</a></div>'
+    )
+    report = '{"xy":1,"html":{"title":"Report","content":' + json.dumps(overlay) + "}}"
+    event = script_event(ui_api, f"cat <<'EOF'\n{report}\nEOF\n")
+    job_id = start_job(ui_api, event["id"])
+    wait_job(ui_api, job_id)
+    page.goto(f"/#/job/{job_id}")
+    shown = page.locator(".job-html div", has_text="OVERLAY")
+    shown.wait_for()
+    style = shown.evaluate("el => [el.style.position, el.style.zIndex, el.style.top, el.style.color]")
+    assert style == ["", "", "", "blue"]  # no positioning or stacking; harmless styles still apply
+    clip = page.locator(".job-html").evaluate("el => [getComputedStyle(el).contain, getComputedStyle(el).overflow]")
+    assert "paint" in clip[0] and clip[1] == "auto"
+    # the menu is not covered: it can be clicked
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="History").click()
+    page.wait_for_url(re.compile(r"#/history"))

@@ -162,7 +162,10 @@ def preview_event_forecast(ctx: Ctx) -> dict[str, Any]:
     the shape of `get_event_forecast` (suppressed instants included, with their reason; DST notes in
     `dst`). The triggers are validated as `create_event` validates them (an `api` error naming the
     trigger entry otherwise); nothing is stored. With `id` of a saved event, its every-nth counter
-    is used. `active` is false when no enabled trigger launches on a schedule. Any valid identity."""
+    is used. `active` is false when no enabled trigger launches on a schedule. Any valid identity
+    (checked first). Only the triggers (and user fields) are checked: category, plugin and targets
+    are not looked at."""
+    who = ctx.authenticate()
     params = ctx.params
     triggers = params.get("triggers")
     if not isinstance(triggers, list):
@@ -183,7 +186,6 @@ def preview_event_forecast(ctx: Ctx) -> dict[str, Any]:
     triggers = [dict(t) if isinstance(t, dict) else t for t in triggers]
     apply_field_defaults(triggers, fields)
     validate_triggers(triggers, fields=fields, lookup=lookup)
-    who = ctx.authenticate()
     nth = 0
     if event_id:
         stored = conductor.catalog["events"].get(event_id)

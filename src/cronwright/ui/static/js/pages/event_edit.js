@@ -169,7 +169,8 @@ export default async function render(root, ctx) {
     replace(meta, `Revision ${event.revision ?? 1}, changed `, time(event.modified), event.username ? ` by ${event.username}` : "", ` · ID ${event.id}`);
   }
   showMeta();
-  root.append(heading, meta);
+  root.append(heading);
+  if (meta) root.append(meta);
   if (!canSave) root.append(h("p.alert.info", isNew ? "Your account may not create events." : "Your account may not edit events: this is a read-only view."));
 
   // --- the form

@@ -34,6 +34,8 @@ export default async function render(root, ctx) {
   let eventTitle = job.event_title || "";
   let serverName = "";
   let tagTitles = {};
+  let categoryTitle = "";
+  let pluginTitle = "";
   let finalLoaded = Boolean(job.final);
 
   // side facts, shown when they arrive
@@ -41,7 +43,11 @@ export default async function render(root, ctx) {
     job.event ? call("get_event", { id: job.event }) : Promise.reject(new Error("no event")),
     call("get_active_servers", {}),
     call("get_tags", {}),
-  ]).then(([event, servers, tags]) => {
+    job.category ? call("get_category", { id: job.category }) : Promise.reject(new Error("no category")),
+    job.plugin ? call("get_plugin", { id: job.plugin }) : Promise.reject(new Error("no plugin")),
+  ]).then(([event, servers, tags, category, plugin]) => {
+    if (category.status === "fulfilled") categoryTitle = category.value.category?.title || "";
+    if (plugin.status === "fulfilled") pluginTitle = plugin.value.plugin?.title || "";
     if (event.status === "fulfilled") eventTitle = event.value.event?.title || eventTitle;
     if (servers.status === "fulfilled") {
       const found = (servers.value.rows || []).find((s) => s.id === job.server);
@@ -94,8 +100,8 @@ export default async function render(root, ctx) {
       running ? null : ["Completed", time(job.completed, { seconds: true })],
       ["Duration", h("span.job-duration", elapsed === null || elapsed === undefined ? "—" : duration(elapsed))],
       ["Log size", bytes(job.log_file_size || 0)],
-      job.category ? ["Category", job.category] : null,
-      job.plugin ? ["Plugin", job.plugin] : null,
+      job.category ? ["Category", categoryTitle || job.category] : null,
+      job.plugin ? ["Plugin", pluginTitle || job.plugin] : null,
     ].filter(Boolean);
     const progress = typeof job.progress === "number" ? job.progress : 0;
     replace(summary,

@@ -8,11 +8,31 @@ import { table, emptyState } from "../components.js";
 const TAGS = new Set(("address article aside footer header h1 h2 h3 h4 h5 h6 hgroup main nav section blockquote dd div dl dt "
   + "figcaption figure hr li ol p pre ul a abbr b bdi bdo br cite code data dfn em i kbd mark q rb rp rt rtc ruby s samp "
   + "small span strong sub sup time u var wbr caption col colgroup table tbody td tfoot th thead tr").split(" "));
-const ATTRIBUTES = new Set(["title", "colspan", "rowspan", "align", "lang", "dir", "datetime", "cite", "abbr", "scope", "span", "start", "reversed", "value", "class"]);
+// no "class": report markup must not borrow the app's own styles
+const ATTRIBUTES = new Set(["title", "colspan", "rowspan", "align", "lang", "dir", "datetime", "cite", "abbr", "scope", "span", "start", "reversed", "value"]);
+// style properties a report may not set: nothing may leave the report's box (cover the page)
+const FORBIDDEN_STYLE = /^(position|z-index|inset|top|right|bottom|left|transform|translate|scale|rotate|float|clip|clip-path|mask|filter|backdrop-filter|pointer-events|content|cursor|zoom|contain)/;
+const STYLE_MARK = "data-cw-style";
 
-/** The job's sanitized HTML report as DOM nodes. */
+/** Style attributes renamed before parsing: a parsed style attribute counts as inline style for
+ * the page's Content-Security-Policy (a console error), even in an inert document. The HTML is
+ * the server's sanitized rendering, where "<" and ">" in text are escaped: only tags match. */
+function markStyles(html) {
+  return html.replace(/<[a-zA-Z][^<>]*>/g, (tag) => tag.replace(/(\s)style(\s*=)/gi, `$1${STYLE_MARK}$2`));
+}
+
+function safeStyle(el, text) {
+  const probe = document.createElement("span").style;
+  probe.cssText = text; // CSSOM: allowed by the policy, unlike a style attribute in markup
+  for (let i = 0; i < probe.length; i += 1) {
+    const name = probe[i];
+    if (!FORBIDDEN_STYLE.test(name)) el.style.setProperty(name, probe.getPropertyValue(name));
+  }
+}
+
+/** The job's sanitized HTML report as DOM nodes, inside a box it cannot leave. */
 export function htmlReport(content) {
-  const parsed = new DOMParser().parseFromString(String(content || ""), "text/html");
+  const parsed = new DOMParser().parseFromString(markStyles(String(content || "")), "text/html");
   const out = h("div.job-html");
   copyChildren(parsed.body, out, 0);
   return out;
@@ -36,8 +56,8 @@ function copyChildren(from, to, depth) {
           el.setAttribute("href", attr.value.trim());
           el.setAttribute("rel", "noopener noreferrer");
           el.setAttribute("target", "_blank");
-        } else if (name === "style") {
-          el.style.cssText = attr.value; // CSSOM: allowed by the policy, unlike a style attribute in markup
+        } else if (name === STYLE_MARK) {
+          safeStyle(el, attr.value);
         }
       }
       copyChildren(node, el, depth + 1);
