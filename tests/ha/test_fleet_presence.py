@@ -198,3 +198,46 @@ def test_a_burst_through_another_conductor_respects_max_jobs(fleet: Fleet, tmp_p
         assert most == 1
     finally:
         agent.stop(signal.SIGKILL)
+
+
+def test_abort_reaches_the_agent_before_its_job_is_taken_over(fleet: Fleet, tmp_path: Path) -> None:
+    """A dies while its agent runs a job; the agent joins B. `abort_job` through B stops the
+    process at once (B holds the agent's socket), before A's lease on the job ran out; the job then
+    ends as aborted once B takes it over."""
+    a, b = fleet.start(2)
+    api_a, api_b = a.client(), b.client()
+    token = api_a.ok("get_satellite_token", {})["token"]
+    agent = Agent(a.url, token, "stopper", tmp_path / "stopper")
+    beat = tmp_path / "beat"
+    try:
+        server_id = wait_for(
+            "the agent online on A",
+            lambda: next((s["id"] for s in api_a.ok("get_active_servers")["rows"] if s["hostname"] == "stopper"), None),
+        )
+        script = f"while true; do date +%s.%N > {beat}; sleep 0.1; done"
+        job_id = start_job(api_a, script_event(api_a, script, targets=[server_id])["id"])
+        wait_for("the job beating", beat.exists)
+        fleet.kill(a)
+        b_id = conductor_id(api_b)
+        wait_for(
+            "the agent on B", lambda: (online(api_b, server_id) or {}).get("id") and presence_of(fleet, b_id, server_id)
+        )
+        assert fleet.sql("SELECT owner FROM jobs WHERE id = %s", job_id) != [(b_id,)]  # not B's yet
+        api_b.ok("abort_job", {"id": job_id})
+        aborted = time.time()
+        wait_for("the process stopped", lambda: time.time() - beat.stat().st_mtime > 1.0, timeout_s=5)
+        assert beat.stat().st_mtime - aborted < 2.0
+        final = wait_for(
+            "the job's final record",
+            lambda: (job := api_b.ok("get_job", {"id": job_id})["job"]).get("final") and job,
+            timeout_s=60,
+        )
+        assert final["code"] == "abort", final
+    finally:
+        agent.stop(signal.SIGKILL)
+
+
+def presence_of(fleet: Fleet, conductor: str, server_id: str) -> bool:
+    """Whether ``conductor`` published ``server_id`` as held by it (its agent's socket is there)."""
+    rows = fleet.sql("SELECT value FROM kv WHERE key = %s", f"server_presence:{conductor}")
+    return bool(rows) and server_id in str(rows[0][0])

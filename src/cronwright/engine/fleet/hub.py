@@ -162,6 +162,12 @@ class AgentHub:
         asyncio.get_running_loop().create_task(sock.send(p.ABORT_JOB, {"id": job["id"], "reason": reason}))
         return True
 
+    def send_abort_frame(self, job: dict[str, Any], reason: str) -> None:
+        """Send ``abort_job`` to the job's agent when this conductor holds its socket."""
+        sock = self.sockets.get(str(job.get("server")))
+        if sock is not None and not sock.closed and p.valid_id(job.get("id")):
+            self._soon(lambda: sock.send(p.ABORT_JOB, {"id": job["id"], "reason": reason}))
+
     # ---- the socket
 
     async def serve(self, ws: WebSocket) -> None:

@@ -75,6 +75,12 @@ class RemoteWorker:
         stale (a half-open connection not noticed yet) and is closed; the newest connection wins."""
         self._hub.close_stale(server_id)
 
+    def abort_here(self, job: dict[str, Any], reason: str) -> None:
+        """Another conductor still owns a job whose agent reports here (e.g. its owner died and
+        the lease has not run out): tell the agent at once (the owner, or whoever adopts the job,
+        records the end)."""
+        self._hub.send_abort_frame(job, reason)
+
     def attach(self, job: dict[str, Any]) -> RemoteRun:
         """The run of a job its agent already runs (reattached after a restart or an adoption)."""
         run = RemoteRun(self._hub, job)

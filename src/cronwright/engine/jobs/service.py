@@ -229,6 +229,8 @@ class JobService:
             self._engine.abort(job["id"], f"Manually aborted by {actor}")
         else:  # another conductor runs it: that one aborts it (engine.request_control)
             self._engine.control.request(job["id"], "abort", f"Manually aborted by {actor}")
+            if self._engine.remote_worker is not None:  # its agent may report here already: stop it now
+                self._engine.remote_worker.abort_here(job, f"Manually aborted by {actor}")
         self._record("job_abort", who, origin, job)
 
     def delete(self, params: dict[str, Any], authenticate: Authenticate, origin: Origin) -> None:
