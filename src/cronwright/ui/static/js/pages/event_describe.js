@@ -154,6 +154,7 @@ export const TRIGGER_TYPES = [
   ["precision", "Precision", "Scheduled jobs start at given seconds"],
   ["nth", "Every Nth", "Only every Nth scheduled run"],
   ["quiet", "Quiet", "Hide or do not keep scheduled jobs"],
+  ["plugin", "Scheduler plugin", "A plugin decides each scheduled run"],
 ];
 
 export function triggerTitle(type) {

@@ -4,10 +4,10 @@ import { call } from "../api.js";
 import { h, replace, clear } from "../dom.js";
 import { time } from "../format.js";
 import { confirmDialog, errorBox, field, pageHead, showFieldError, toast } from "../components.js";
-import { describeAction, describeLimit } from "./event_describe.js";
 import { paramForm } from "./event_params.js";
 import { forecastPanel, triggerEditor } from "./event_triggers.js";
 import { historyPanel } from "./event_history.js";
+import { entryList } from "./event_limits.js";
 
 const ALGOS = [
   ["random", "Random"], ["round_robin", "Round robin"], ["least_cpu", "Least CPU"], ["least_mem", "Least memory"],
@@ -15,26 +15,6 @@ const ALGOS = [
   ["prefer_first_natural", "Prefer first (natural order)"], ["prefer_last_natural", "Prefer last (natural order)"],
   ["multiplex", "Multiplex (one job per server)"],
 ];
-const LIMIT_TEMPLATES = {
-  time: { type: "time", enabled: true, duration: 3600, abort: true },
-  job: { type: "job", enabled: true, amount: 1 },
-  queue: { type: "queue", enabled: true, amount: 10 },
-  retry: { type: "retry", enabled: true, amount: 2, duration: 60 },
-  log: { type: "log", enabled: true, amount: 10485760 },
-  mem: { type: "mem", enabled: true, amount: 536870912, duration: 60 },
-  cpu: { type: "cpu", enabled: true, amount: 100, duration: 60 },
-  file: { type: "file", enabled: true, amount: 5, size: 10485760 },
-  day: { type: "day", enabled: true, condition: "complete", amount: 10 },
-  tag: { type: "tag", enabled: true, amount: 5 },
-};
-const ACTION_TEMPLATES = {
-  email: { type: "email", enabled: true, condition: "error", email: "ops@example.com" },
-  web_hook: { type: "web_hook", enabled: true, condition: "error", web_hook: "" },
-  run_event: { type: "run_event", enabled: true, condition: "success", event_id: "" },
-  disable: { type: "disable", enabled: true, condition: "error" },
-  tag: { type: "tag", enabled: true, condition: "error", tags: ["important"] },
-  label: { type: "label", enabled: true, condition: "complete", label: "done" },
-};
 
 function newEvent(ctx, categories, plugins, groups) {
   const allowed = ctx.session.categories && ctx.session.categories.length ? ctx.session.categories : null;
@@ -50,7 +30,7 @@ function newEvent(ctx, categories, plugins, groups) {
 
 /** Clear every error shown in the form. */
 function clearErrors(form) {
-  for (const el of form.querySelectorAll(".field.invalid, .trigger-card.invalid")) el.classList.remove("invalid");
+  for (const el of form.querySelectorAll(".field.invalid, .trigger-card.invalid, .entry-card.invalid")) el.classList.remove("invalid");
   for (const el of form.querySelectorAll(".field-error")) clear(el);
   for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
   const top = form.querySelector(".form-error");
@@ -253,8 +233,8 @@ export default async function render(root, ctx) {
     targetList.el, field("Algorithm", algo, "how a server is chosen among the targets")));
 
   // limits, actions, user fields, advanced
-  const limits = jsonList("limits", "Limits", event.limits, { describe: describeLimit, templates: LIMIT_TEMPLATES, hint: "JSON list; times in seconds, sizes in bytes" });
-  const actions = jsonList("actions", "Actions", event.actions, { describe: describeAction, templates: ACTION_TEMPLATES, hint: "JSON list; condition: start, complete, success, error, warning…" });
+  const limits = entryList("limits", event.limits, { readOnly: !canSave });
+  const actions = entryList("actions", event.actions, { readOnly: !canSave });
   const fieldsList = jsonList("fields", "User fields", event.fields, { describe: (f) => `${f.title || f.id} (${f.type || "?"}${f.required ? ", required" : ""})`, hint: "parameters asked for at Run now, same shape as plugin params" });
   const expression = h("input", { type: "text", name: "expression", autocomplete: "off", value: event.expression || "" });
   const icon = h("input", { type: "text", name: "icon", autocomplete: "off", value: event.icon || "" });
@@ -315,8 +295,8 @@ export default async function render(root, ctx) {
   function placeError(error) {
     clearErrors(form);
     const text = error.description || String(error.message || error);
-    if (/limit entry #|Limit Configuration/i.test(text)) return markField(form, "limits", text);
-    if (/action entry #/i.test(text)) return markField(form, "actions", text);
+    const inList = limits.showError(text) || actions.showError(text);
+    if (inList) return inList;
     if (/user field|parameter: fields/i.test(text)) return markField(form, "fields", text);
     const inTriggers = triggers.showError(text);
     if (inTriggers) return inTriggers;

@@ -4,6 +4,7 @@ import { call } from "../api.js";
 import { h, replace, debounce } from "../dom.js";
 import { time, relative } from "../format.js";
 import { errorBox } from "../components.js";
+import { pluginTriggerBody } from "./event_limits.js";
 import {
   MONTHS, TRIGGER_TYPES, WEEKDAY_SHORT, describeTrigger, formatList, parseList, triggerTitle,
 } from "./event_describe.js";
@@ -220,6 +221,8 @@ export function triggerEditor(initial, { defaultTz = "", onChange = () => {} } =
         showLink();
         return [labelled("Secret key", key, "write-only"), link];
       }
+      case "plugin":
+        return pluginTriggerBody(trigger, changed);
       case "manual":
       case "catchup":
       case "startup":
@@ -277,6 +280,7 @@ export function triggerEditor(initial, { defaultTz = "", onChange = () => {} } =
     if (kind.value === "blackout") Object.assign(trigger, { start: Math.ceil(Date.now() / 3600000) * 3600, end: Math.ceil(Date.now() / 3600000) * 3600 + 86400 });
     if (kind.value === "delay") trigger.duration = 60;
     if (kind.value === "precision") trigger.seconds = [0];
+    if (kind.value === "plugin") trigger.params = {};
     triggers.push(trigger);
     draw();
     changed();
