@@ -3,6 +3,7 @@ import { call, whenSessionLost } from "./api.js";
 import { h, replace } from "./dom.js";
 import { errorBox, toast } from "./components.js";
 import { ROUTES, match } from "./pages/index.js";
+import { watchShortcuts } from "./shortcuts.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -10,6 +11,7 @@ const topbar = document.getElementById("topbar");
 const app = document.getElementById("app");
 let session = null;
 let cleanups = [];
+let stopShortcuts = null;
 let generation = 0;
 // resolved once the first session check answered: no page is chosen before it
 let ready;
@@ -137,6 +139,8 @@ async function loadSession() {
   const user = session.user || {};
   replace(document.getElementById("whoami"), user.full_name || session.username);
   buildNav();
+  if (stopShortcuts) stopShortcuts();
+  stopShortcuts = watchShortcuts({ can, navigate });
 }
 
 document.getElementById("logout").addEventListener("click", async () => {
@@ -147,6 +151,8 @@ document.getElementById("logout").addEventListener("click", async () => {
   }
   session = null;
   runCleanups();
+  if (stopShortcuts) stopShortcuts();
+  stopShortcuts = null;
   location.hash = "/";
   showLogin();
 });

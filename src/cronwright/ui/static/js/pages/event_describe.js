@@ -155,6 +155,7 @@ export const TRIGGER_TYPES = [
   ["nth", "Every Nth", "Only every Nth scheduled run"],
   ["quiet", "Quiet", "Hide or do not keep scheduled jobs"],
   ["plugin", "Scheduler plugin", "A plugin decides each scheduled run"],
+  ["keyboard", "Keyboard", "A shortcut in this UI starts a job"],
 ];
 
 export function triggerTitle(type) {

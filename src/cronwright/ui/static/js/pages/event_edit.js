@@ -1,6 +1,7 @@
 // The event editor (#/events/new, #/event/ID): every field of an event, the plugin's parameter form,
 // triggers with their human reading and the live forecast, targets, limits, actions, history.
 import { call } from "../api.js";
+import { shortcutsChanged } from "../shortcuts.js";
 import { h, replace, clear } from "../dom.js";
 import { time } from "../format.js";
 import { confirmDialog, errorBox, field, pageHead, showFieldError, toast } from "../components.js";
@@ -325,6 +326,7 @@ export default async function render(root, ctx) {
       const answer = isNew
         ? await call("create_event", payload)
         : await call("update_event", { ...payload, id: event.id, revision: event.revision });
+      shortcutsChanged(); // its keyboard triggers may have changed
       if (!ctx.alive()) return;
       const warnings = answer.warnings || [];
       if (isNew) {

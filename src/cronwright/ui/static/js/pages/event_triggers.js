@@ -1,6 +1,7 @@
 // The triggers of an event (triggers.md): one card per trigger with its fields and a human reading,
 // and the live forecast of the next runs (preview_event_forecast, before anything is saved).
 import { call } from "../api.js";
+import { shortcutOf } from "../shortcuts.js";
 import { h, replace, debounce } from "../dom.js";
 import { time, relative } from "../format.js";
 import { errorBox } from "../components.js";
@@ -221,6 +222,37 @@ export function triggerEditor(initial, { defaultTz = "", onChange = () => {} } =
         showLink();
         return [labelled("Secret key", key, "write-only"), link];
       }
+      case "keyboard": {
+        // shortcuts as the browser names keys: modifiers, then the key's code ("Control+Shift+KeyR")
+        const keys = h("input", { type: "text", autocomplete: "off", placeholder: "e.g. Control+Shift+KeyR", value: (trigger.keys || []).join(", ") });
+        keys.addEventListener("input", () => {
+          trigger.keys = keys.value.split(",").map((k) => k.trim()).filter(Boolean);
+          changed();
+        });
+        const record = h("button.btn.btn-small", { type: "button" }, "Record a shortcut");
+        record.addEventListener("click", () => {
+          record.textContent = "Press the keys…";
+          const take = (event) => {
+            if (["Control", "Shift", "Alt", "Meta"].includes(event.key)) return;
+            event.preventDefault();
+            window.removeEventListener("keydown", take, true);
+            const combo = shortcutOf(event);
+            trigger.keys = [...new Set([...(trigger.keys || []), combo])];
+            keys.value = trigger.keys.join(", ");
+            record.textContent = "Record a shortcut";
+            changed();
+          };
+          window.addEventListener("keydown", take, true);
+        });
+        const watch = h("input", { type: "checkbox" });
+        watch.checked = Boolean(trigger.watch);
+        watch.addEventListener("change", () => {
+          trigger.watch = watch.checked;
+          changed();
+        });
+        return h("div.stack", labelled("Shortcuts", keys, "comma-separated, each with Control, Alt or Meta (or a function key); they work on every page of this UI and run the event as Run now does (it needs a Manual trigger too)"), record,
+          h("label.check", watch, "Open the job's page when it starts"));
+      }
       case "plugin":
         return pluginTriggerBody(trigger, changed);
       case "manual":
@@ -275,6 +307,7 @@ export function triggerEditor(initial, { defaultTz = "", onChange = () => {} } =
   const add = h("button.btn", { type: "button", onclick: () => {
     const trigger = { type: kind.value, enabled: true };
     if (kind.value === "schedule") Object.assign(trigger, { hours: [9], minutes: [0] });
+    if (kind.value === "keyboard") trigger.keys = [];
     if (kind.value === "interval") Object.assign(trigger, { start: Math.ceil(Date.now() / 60000) * 60, duration: 3600 });
     if (kind.value === "single") trigger.epoch = Math.ceil(Date.now() / 3600000) * 3600 + 3600;
     if (kind.value === "blackout") Object.assign(trigger, { start: Math.ceil(Date.now() / 3600000) * 3600, end: Math.ceil(Date.now() / 3600000) * 3600 + 86400 });
