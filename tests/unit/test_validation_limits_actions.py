@@ -74,6 +74,11 @@ INVALID_LIMITS = [
     ("sub web_hook", [{"enabled": True, "type": "time", "duration": 1, "web_hook": "bad hook"}], f"{L}: Invalid Web Hook ID."),
     ("sub text", [{"enabled": True, "type": "time", "duration": 1, "text": 5}], f"{L}: Invalid web hook text (must be a string)."),
     ("second entry", [{"enabled": True, "type": "tag"}, {"enabled": True}], "Malformed limit entry #2: Unknown type"),
+    # CRONWRIGHT DECISION: stricter than xyOps (docs/compatibility.md)
+    ("time negative", [{"enabled": True, "type": "time", "duration": -3}], f"{L}: Invalid duration (must be greater than 0)"),
+    ("job fraction", [{"enabled": True, "type": "job", "amount": 1.5}], f"{L}: Invalid amount (must be a whole number)"),
+    ("job huge", [{"enabled": True, "type": "job", "amount": 1e23}], f"{L}: Invalid amount (too large)"),
+    ("mem negative", [{"enabled": True, "type": "mem", "amount": -1}], f"{L}: Invalid amount (must be greater than 0)"),
     ("queue needs job", [{"enabled": True, "type": "queue", "amount": 5}],
      "Limit Configuration: The 'Max Queue Limit' requires a 'Max Concurrent Jobs' limit to be present."),
     ("queue needs enabled job", [{"enabled": 1, "type": "queue", "amount": 5}, {"enabled": False, "type": "job", "amount": 1}],

@@ -304,3 +304,11 @@ def test_apply_field_defaults_ignores_junk(triggers: Any, fields: Any) -> None:
     triggers_before, fields_before = copy.deepcopy(triggers), copy.deepcopy(fields)
     assert apply_field_defaults(triggers, fields) is None
     assert (triggers, fields) == (triggers_before, fields_before)
+
+
+@pytest.mark.parametrize(
+    "key", ["<img src=x onerror=1>", "__proto__+", "+++", "Control+Alt+", 'Control+Alt+KeyM"><b>', "ctrl a"]
+)
+def test_keyboard_shortcuts_must_be_key_names(key: str) -> None:
+    message = api_message(lambda: _check([{"type": "keyboard", "enabled": True, "keys": [key]}]))
+    assert "Invalid keyboard shortcut" in message

@@ -76,11 +76,31 @@ def validate_limits(limits: Any) -> None:
             value = limit.get(key)
             if (required or js_truthy(value)) and not (is_js_number(value) and js_truthy(value)):
                 raise api_error(f"{prefix}: {message}")
+            if is_js_number(value) and js_truthy(value):
+                _check_range(value, kind, key, prefix)
         if kind == "file":
             _check_accept(limit.get("accept"), prefix)
         if kind in RUNTIME_LIMIT_TYPES:
             _check_sub_actions(limit, prefix)
     _check_queue_needs_job(limits)
+
+
+#: limits whose ``amount`` counts things (jobs, retries, files, starts, tags): whole numbers
+_COUNTS = frozenset({"job", "queue", "retry", "file", "day", "tag"})
+#: the largest amount or duration taken (far beyond any real limit; keeps arithmetic exact)
+MAX_LIMIT_VALUE = 2**53
+
+
+def _check_range(value: Any, kind: str, key: str, prefix: str) -> None:
+    """CRONWRIGHT DECISION: xyOps takes any non-zero number; a negative duration or amount, a
+    fraction of a job, or a value past 2^53 is a mistake and is refused."""
+    value = float(value)
+    if value < 0:
+        raise api_error(f"{prefix}: Invalid {key} (must be greater than 0)")
+    if value > MAX_LIMIT_VALUE:
+        raise api_error(f"{prefix}: Invalid {key} (too large)")
+    if key == "amount" and kind in _COUNTS and not value.is_integer():
+        raise api_error(f"{prefix}: Invalid {key} (must be a whole number)")
 
 
 def _check_accept(accept: Any, prefix: str) -> None:

@@ -239,13 +239,18 @@ def _check_quiet(trigger: dict[str, Any], prefix: str, lookup: Lookup) -> None:
         raise api_error(f"{prefix}: Quiet rule must have one or more modes enabled.")
 
 
+SHORTCUT_RE = re.compile(r"^(?:(?:Control|Alt|Shift|Meta)\+){0,4}[A-Za-z][A-Za-z0-9]{0,31}$")
+
+
 def _check_keyboard(trigger: dict[str, Any], prefix: str, lookup: Lookup) -> None:
     keys = trigger.get("keys")
     if not isinstance(keys, list) or not keys:
         raise api_error(f"{prefix}: Keyboard trigger has no shortcuts.")
     for key in keys:
-        if not isinstance(key, str) or not key:
-            raise api_error(f"{prefix}: Invalid keyboard shortcut: {js_string(key)}")
+        # CRONWRIGHT DECISION: a shortcut is the browser's key names, modifiers first
+        # ("Control+Alt+KeyK"); anything else could never be pressed
+        if not isinstance(key, str) or not SHORTCUT_RE.match(key):
+            raise api_error(f"{prefix}: Invalid keyboard shortcut: {js_string(key)[:80]}")
 
 
 def _check_plugin(trigger: dict[str, Any], prefix: str, lookup: Lookup) -> None:
