@@ -6,6 +6,7 @@ import { toast } from "./components.js";
 
 const MODIFIERS = [["ctrlKey", "Control"], ["altKey", "Alt"], ["shiftKey", "Shift"], ["metaKey", "Meta"]];
 const REFRESH_MS = 60_000;
+const FIRST_LOAD_MS = 3_000;
 
 /** "Control+Shift+KeyR": the modifiers held, then the key's code (the same on every layout). */
 export function shortcutOf(event) {
@@ -67,10 +68,14 @@ export function watchShortcuts({ can, navigate }) {
   const reload = () => {
     if (!loading) loading = load();
   };
-  loading = load();
+  // read once the first page is on screen: the event list can be large (10,000 events: 5 MB)
+  const first = setTimeout(() => {
+    if (!loading) loading = load();
+  }, FIRST_LOAD_MS);
   window.addEventListener("keydown", onKey);
   window.addEventListener("cronwright:shortcuts", reload);
   return () => {
+    clearTimeout(first);
     window.removeEventListener("keydown", onKey);
     window.removeEventListener("cronwright:shortcuts", reload);
   };
