@@ -6,43 +6,24 @@ own browsers here. Without either the test is skipped, except under CI (``CI`` s
 
 from __future__ import annotations
 
-import os
-import shutil
 import tomllib
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import pytest
 
 import cronwright.api
 from tests.conftest import StartServer
+from tests.support.browser import CHROMIUM, sync_playwright_or_skip
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 #: left behind for a human to look at
 SCREENSHOT = Path("/tmp/cronwright-api-docs.png")
-
-
-def _sync_playwright() -> Any:
-    """Playwright's sync API, or skip (fail under CI) when it or Chromium is missing."""
-    missing = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = "the playwright package is not installed (pip install -e '.[test]')"
-    if missing is None and not os.access(CHROMIUM, os.X_OK):
-        missing = f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
-    if missing is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must render /api/docs, but {missing}")
-        pytest.skip(missing)
-    return sync_playwright
 
 
 @pytest.mark.slow
 def test_docs_page_renders_operations(server_factory: StartServer) -> None:
     """Swagger UI shows the operations of the 3.1 document (not "Unable to render this definition"),
     with no page error and no Content-Security-Policy violation."""
-    sync_playwright = _sync_playwright()
+    sync_playwright = sync_playwright_or_skip("render /api/docs")
     server = server_factory("sqlite")
     problems: list[str] = []
     with sync_playwright() as playwright:

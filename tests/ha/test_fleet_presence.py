@@ -14,6 +14,14 @@ from tests.api.helpers import run_wait, script_event, start_job
 from tests.ha.conftest import Fleet, wait_for
 
 
+def agent_online(api: object, hostname: str) -> str:
+    """The id of the agent reporting ``hostname``, once the conductor lists it."""
+    rows = lambda: api.ok("get_active_servers")["rows"]  # type: ignore[attr-defined]  # noqa: E731
+    return str(
+        wait_for(f"agent {hostname} online", lambda: next((s["id"] for s in rows() if s["hostname"] == hostname), None))
+    )
+
+
 def conductor_id(api: object) -> str:
     rows = api.ok("get_conductors")["rows"]  # type: ignore[attr-defined]
     return str(next(r["id"] for r in rows if r["self"]))
@@ -30,10 +38,7 @@ def test_an_agent_on_one_conductor_runs_jobs_started_on_another(fleet: Fleet, tm
     token = api_a.ok("get_satellite_token", {})["token"]
     agent = Agent(a.url, token, "faraway", tmp_path / "faraway")
     try:
-        server_id = wait_for(
-            "the agent online on A",
-            lambda: next((s["id"] for s in api_a.ok("get_active_servers")["rows"] if s["hostname"] == "faraway"), None),
-        )
+        server_id = agent_online(api_a, "faraway")
         # B lists it (A published it) and says it is online
         listed = wait_for("the agent listed on B", lambda: online(api_b, server_id), timeout_s=10)
         assert listed["hostname"] == "faraway"
@@ -63,10 +68,7 @@ def test_a_conductor_that_dies_takes_its_servers_off_the_others_lists(fleet: Fle
     token = api_a.ok("get_satellite_token", {})["token"]
     agent = Agent(a.url, token, "lonely", tmp_path / "lonely")
     try:
-        server_id = wait_for(
-            "the agent online on A",
-            lambda: next((s["id"] for s in api_a.ok("get_active_servers")["rows"] if s["hostname"] == "lonely"), None),
-        )
+        server_id = agent_online(api_a, "lonely")
         wait_for("the agent listed on B", lambda: online(api_b, server_id), timeout_s=10)
         agent.send(signal.SIGSTOP)  # it cannot reconnect anywhere meanwhile
         fleet.kill(a)
@@ -92,10 +94,7 @@ def test_jobs_sent_to_a_conductor_that_dies_finish_with_their_result(fleet: Flee
     token = api_a.ok("get_satellite_token", {})["token"]
     agent = Agent(a.url, token, "mover", tmp_path / "mover")
     try:
-        server_id = wait_for(
-            "the agent online on A",
-            lambda: next((s["id"] for s in api_a.ok("get_active_servers")["rows"] if s["hostname"] == "mover"), None),
-        )
+        server_id = agent_online(api_a, "mover")
         wait_for("the agent listed on B", lambda: online(api_b, server_id), timeout_s=10)
         event = script_event(api_b, "sleep 3; echo done $JOB_ID", targets=[server_id])
         jobs = [start_job(api_b, event["id"]) for _ in range(4)]
@@ -137,10 +136,7 @@ def test_a_paused_conductor_lets_its_agents_jobs_run_on(fleet: Fleet, tmp_path: 
     token = api_a.ok("get_satellite_token", {})["token"]
     agent = Agent(a.url, token, "sleeper", tmp_path / "sleeper")
     try:
-        server_id = wait_for(
-            "the agent online on A",
-            lambda: next((s["id"] for s in api_a.ok("get_active_servers")["rows"] if s["hostname"] == "sleeper"), None),
-        )
+        server_id = agent_online(api_a, "sleeper")
         counting = "i=1; while [ $i -le 60 ]; do echo line-$i; i=$((i+1)); sleep 0.5; done"
         job_id = start_job(api_a, script_event(api_a, counting, targets=[server_id])["id"])
         wait_for("the job running", lambda: api_a.ok("get_job", {"id": job_id})["job"]["state"] == "active")
@@ -174,10 +170,7 @@ def test_a_burst_through_another_conductor_respects_max_jobs(fleet: Fleet, tmp_p
     token = api_a.ok("get_satellite_token", {})["token"]
     agent = Agent(a.url, token, "narrow", tmp_path / "narrow")
     try:
-        server_id = wait_for(
-            "the agent online on A",
-            lambda: next((s["id"] for s in api_a.ok("get_active_servers")["rows"] if s["hostname"] == "narrow"), None),
-        )
+        server_id = agent_online(api_a, "narrow")
         api_a.ok("update_server", {"id": server_id, "maxJobs": 1})
         wait_for("the agent listed on B with its cap", lambda: (online(api_b, server_id) or {}).get("maxJobs") == 1)
         limits = [{"type": "job", "enabled": True, "amount": 4}, {"type": "queue", "enabled": True, "amount": 10}]
@@ -210,10 +203,7 @@ def test_abort_reaches_the_agent_before_its_job_is_taken_over(fleet: Fleet, tmp_
     agent = Agent(a.url, token, "stopper", tmp_path / "stopper")
     beat = tmp_path / "beat"
     try:
-        server_id = wait_for(
-            "the agent online on A",
-            lambda: next((s["id"] for s in api_a.ok("get_active_servers")["rows"] if s["hostname"] == "stopper"), None),
-        )
+        server_id = agent_online(api_a, "stopper")
         script = f"while true; do date +%s.%N > {beat}; sleep 0.1; done"
         job_id = start_job(api_a, script_event(api_a, script, targets=[server_id])["id"])
         wait_for("the job beating", beat.exists)

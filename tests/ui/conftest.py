@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,28 +22,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import StartServer
+from tests.support.browser import CHROMIUM, sync_playwright_or_skip
 from tests.support.server import ADMIN_PASSWORD, Api, Server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(
     os.environ.get("CRONWRIGHT_UI_ARTIFACTS") or Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 )
 ZONE = "Europe/Berlin"
-
-
-def _sync_playwright() -> Any:
-    missing = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = "the playwright package is not installed (pip install -e '.[test]')"
-    if missing is None and not os.access(CHROMIUM, os.X_OK):
-        missing = f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
-    if missing is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests, but {missing}")
-        pytest.skip(missing)
-    return sync_playwright
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -69,7 +53,7 @@ def browser() -> Iterator[Any]:
     """Chromium for one test. Not shared across tests: Playwright's sync API keeps an event loop
     running in this thread while it is open, and the next test on the same worker (any module)
     may need ``asyncio.run``."""
-    sync_playwright = _sync_playwright()
+    sync_playwright = sync_playwright_or_skip()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
